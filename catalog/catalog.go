@@ -1,0 +1,350 @@
+// Package catalog is the persisted state the provider and the runner share: the declared
+// objects (workspaces, sources, models, segments, destinations, activations), run history,
+// leases and the audit log. Two back-ends implement Store with one schema, managed by versioned
+// migrations: a SQLite file (the embedded default) and PostgreSQL (teams, several runners).
+//
+// Secrets never reach the catalog in plain text: credential maps hold values sealed by package
+// secrets ("enc:v1:...") or references ("env:NAME", "file:PATH").
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Back-ends wrap them with an operation prefix.
+var (
+	// ErrNotFound: no object with that id or name.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: an object of that kind and name already exists in the workspace.
+	ErrConflict = errors.New("already exists")
+	// ErrInUse: the object is still referenced (a model with segments, a destination with
+	// activations, ...) and cannot be deleted.
+	ErrInUse = errors.New("still in use")
+)
+
+// Object kinds, as the audit log names them.
+const (
+	KindWorkspace   = "workspace"
+	KindSource      = "source"
+	KindModel       = "model"
+	KindSegment     = "segment"
+	KindDestination = "destination"
+	KindActivation  = "activation"
+	KindRun         = "run"
+)
+
+// Workspace is an isolated team space owning every other object.
+type Workspace struct {
+	ID          string
+	Name        string
+	Description string
+	Settings    WorkspaceSettings
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// WorkspaceSettings are workspace-wide options.
+type WorkspaceSettings struct {
+	CronEnabled bool `json:"cron_enabled,omitempty"`
+	// AlertEmails and AlertSlackWebhookRef configure alerts (a later issue sends them).
+	AlertEmails []string `json:"alert_emails,omitempty"`
+}
+
+// Source is a connected warehouse.
+type Source struct {
+	ID          string
+	WorkspaceID string
+	Name        string
+	Engine      string
+	// Settings are the engine's non-secret connection settings, as declared by its spec.
+	Settings map[string]any
+	// Credentials maps credential field names to sealed values or references.
+	Credentials map[string]string
+	// CredentialsVersion is the user's rotation marker for write-only credentials.
+	CredentialsVersion string
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
+// Model types (spec §1.5).
+const (
+	ModelUsers  = "users"
+	ModelEvents = "events"
+	ModelCustom = "custom"
+)
+
+// Model is a table or SQL query of a source made available to segments and activations.
+type Model struct {
+	ID          string
+	WorkspaceID string
+	SourceID    string
+	Name        string
+	Description string
+	Type        string
+	// Exactly one of SQL and Table is set. Table may be schema-qualified ("sales.customers").
+	SQL        string
+	Table      string
+	PrimaryKey string
+	// ViewName is the view in dinmo_segments holding the model's query.
+	ViewName string
+	// Columns are the introspected result columns at the last apply.
+	Columns   []Column
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Column is an introspected column of a model.
+type Column struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"`     // the engine's type name
+	Category string `json:"category"` // warehouse.TypeCategory
+}
+
+// Segment is a filtered subset of a model.
+type Segment struct {
+	ID          string
+	WorkspaceID string
+	ModelID     string
+	Name        string
+	Description string
+	// Conditions is the condition tree as JSON (package segment defines it).
+	Conditions json.RawMessage
+	// CompiledSQL is the SELECT the segment's view runs.
+	CompiledSQL string
+	ViewName    string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Destination is a connection to one platform.
+type Destination struct {
+	ID                 string
+	WorkspaceID        string
+	Name               string
+	Platform           string
+	Settings           map[string]any
+	Credentials        map[string]string // sealed values or references
+	CredentialsVersion string
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
+// Mapping maps one model column to one destination field.
+type Mapping struct {
+	Column string `json:"column"`
+	Field  string `json:"field"`
+}
+
+// Schedule types (manual and interval today; recurrence and cron come later).
+const (
+	ScheduleManual   = "manual"
+	ScheduleInterval = "interval"
+)
+
+// Schedule says when the runner starts an activation by itself.
+type Schedule struct {
+	Type string `json:"type"`
+	// Every is the interval for ScheduleInterval.
+	Every time.Duration `json:"every,omitempty"`
+}
+
+// Activation pushes a segment's (or a model's) rows to one destination service.
+type Activation struct {
+	ID          string
+	WorkspaceID string
+	Name        string
+	Description string
+	// Exactly one of SegmentID and ModelID is set.
+	SegmentID     string
+	ModelID       string
+	DestinationID string
+	Service       string
+	RunType       string // destination.RunType used for recurring runs (delta or full)
+	SyncMode      string // destination.SyncMode
+	Mappings      []Mapping
+	Schedule      Schedule
+	// Enabled is the user's switch; a disabled activation is never scheduled.
+	Enabled bool
+	// Paused, PauseReason and PausedBy ("user" or "auto") hold the pause state, which the
+	// runner changes; the provider only reads it.
+	Paused      bool
+	PauseReason string
+	PausedBy    string
+	// FullResyncRequested makes the next run a full one (set when an attribute that requires
+	// it changes, or from the CLI).
+	FullResyncRequested bool
+	// NextRunAt is when the scheduler starts it next (nil: not scheduled).
+	NextRunAt *time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Run statuses.
+const (
+	RunRunning     = "running"
+	RunSucceeded   = "succeeded"
+	RunWarning     = "succeeded_with_warnings" // some rows rejected or skipped
+	RunFailed      = "failed"
+	RunInterrupted = "interrupted" // the runner died; the next run caught up
+)
+
+// Run is one execution of an activation.
+type Run struct {
+	ID           string
+	ActivationID string
+	WorkspaceID  string
+	RunType      string
+	Status       string
+	Trigger      string // "manual", "schedule"
+	RunnerID     string
+	StartedAt    time.Time
+	FinishedAt   *time.Time
+	// Counts.
+	RowsEvaluated int64 // rows of the segment query
+	RowsSkipped   int64 // null or duplicate keys, never sent
+	Added         int64 // diff: new keys
+	Changed       int64 // diff: keys whose mapped values changed
+	Removed       int64 // diff: keys that left the segment
+	Acknowledged  int64
+	Rejected      int64
+	Retryable     int64 // still unsent at the end of the run (next run retries)
+	Requests      int64 // destination calls made
+	// Failure.
+	ErrorCategory string
+	ErrorMessage  string
+	SampleErrors  []SampleError
+	Warnings      []string
+}
+
+// SampleError is one rejected record of a run (its key and the destination's reason; never
+// its field values).
+type SampleError struct {
+	Key    string `json:"key"`
+	Reason string `json:"reason"`
+}
+
+// AuditEntry records one change made through the provider, or one run, pause or resume.
+type AuditEntry struct {
+	ID          int64
+	At          time.Time
+	Actor       string // "terraform", "runner:<id>", "cli"
+	Action      string // create, update, delete, run.start, run.finish, pause, resume
+	ObjectKind  string
+	ObjectID    string
+	ObjectName  string
+	WorkspaceID string
+	// Details carries non-secret context (changed attribute names, run counts, reasons).
+	Details map[string]any
+}
+
+// AuditFilter narrows ListAudit; zero fields match everything.
+type AuditFilter struct {
+	WorkspaceID string
+	ObjectID    string
+	Limit       int // 0: 100
+}
+
+type actorKey struct{}
+
+// WithActor returns a context whose mutations are audited under actor.
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// ActorFrom returns the actor set by WithActor, or "unknown".
+func ActorFrom(ctx context.Context) string {
+	if a, ok := ctx.Value(actorKey{}).(string); ok && a != "" {
+		return a
+	}
+	return "unknown"
+}
+
+// Store is the catalog. Every Create/Update/Delete writes its audit entry in the same
+// transaction, under the actor of the context. Create assigns ID, CreatedAt and UpdatedAt;
+// Update bumps UpdatedAt. Names are unique per kind within a workspace (ErrConflict).
+// Deleting a referenced object fails with ErrInUse. Implementations are safe for concurrent
+// use by several goroutines and, for PostgreSQL, several processes.
+type Store interface {
+	CreateWorkspace(ctx context.Context, w *Workspace) error
+	GetWorkspace(ctx context.Context, id string) (*Workspace, error)
+	GetWorkspaceByName(ctx context.Context, name string) (*Workspace, error)
+	ListWorkspaces(ctx context.Context) ([]Workspace, error)
+	UpdateWorkspace(ctx context.Context, w *Workspace) error
+	DeleteWorkspace(ctx context.Context, id string) error
+
+	CreateSource(ctx context.Context, s *Source) error
+	GetSource(ctx context.Context, id string) (*Source, error)
+	GetSourceByName(ctx context.Context, workspaceID, name string) (*Source, error)
+	ListSources(ctx context.Context, workspaceID string) ([]Source, error)
+	UpdateSource(ctx context.Context, s *Source) error
+	DeleteSource(ctx context.Context, id string) error
+
+	CreateModel(ctx context.Context, m *Model) error
+	GetModel(ctx context.Context, id string) (*Model, error)
+	GetModelByName(ctx context.Context, workspaceID, name string) (*Model, error)
+	ListModels(ctx context.Context, workspaceID string) ([]Model, error)
+	UpdateModel(ctx context.Context, m *Model) error
+	DeleteModel(ctx context.Context, id string) error
+
+	CreateSegment(ctx context.Context, s *Segment) error
+	GetSegment(ctx context.Context, id string) (*Segment, error)
+	GetSegmentByName(ctx context.Context, workspaceID, name string) (*Segment, error)
+	ListSegments(ctx context.Context, workspaceID string) ([]Segment, error)
+	UpdateSegment(ctx context.Context, s *Segment) error
+	DeleteSegment(ctx context.Context, id string) error
+
+	CreateDestination(ctx context.Context, d *Destination) error
+	GetDestination(ctx context.Context, id string) (*Destination, error)
+	GetDestinationByName(ctx context.Context, workspaceID, name string) (*Destination, error)
+	ListDestinations(ctx context.Context, workspaceID string) ([]Destination, error)
+	UpdateDestination(ctx context.Context, d *Destination) error
+	DeleteDestination(ctx context.Context, id string) error
+
+	CreateActivation(ctx context.Context, a *Activation) error
+	GetActivation(ctx context.Context, id string) (*Activation, error)
+	GetActivationByName(ctx context.Context, workspaceID, name string) (*Activation, error)
+	ListActivations(ctx context.Context, workspaceID string) ([]Activation, error)
+	// UpdateActivation writes the user-declared fields. It leaves the runner-owned fields
+	// (Paused, PauseReason, PausedBy, NextRunAt) as stored.
+	UpdateActivation(ctx context.Context, a *Activation) error
+	DeleteActivation(ctx context.Context, id string) error
+	// SetActivationPause pauses (paused=true, with reason and by) or resumes it; audited as
+	// pause or resume.
+	SetActivationPause(ctx context.Context, id string, paused bool, reason, by string) error
+	// SetActivationSchedule stores the next run time and whether a full resync is pending.
+	SetActivationSchedule(ctx context.Context, id string, next *time.Time, fullResync bool) error
+	// DueActivations lists enabled, unpaused activations whose NextRunAt <= now, across all
+	// workspaces, oldest first.
+	DueActivations(ctx context.Context, now time.Time) ([]Activation, error)
+
+	// AcquireLease takes the activation's run lease for owner until now+ttl if it is free,
+	// expired, or already owned by owner. It reports whether owner holds it. Holding the lease
+	// is what guarantees one run of an activation at a time, across runner processes.
+	AcquireLease(ctx context.Context, activationID, owner string, ttl time.Duration) (bool, error)
+	// LeaseHolder returns the current owner and expiry (empty owner: free).
+	LeaseHolder(ctx context.Context, activationID string) (owner string, until time.Time, err error)
+	// ReleaseLease frees the lease if owner holds it.
+	ReleaseLease(ctx context.Context, activationID, owner string) error
+
+	// CreateRun inserts a run (status running) and audits run.start.
+	CreateRun(ctx context.Context, r *Run) error
+	// FinishRun stores the final counts and status and audits run.finish.
+	FinishRun(ctx context.Context, r *Run) error
+	// UpdateRunProgress stores intermediate counts of a running run (not audited).
+	UpdateRunProgress(ctx context.Context, r *Run) error
+	GetRun(ctx context.Context, id string) (*Run, error)
+	// ListRuns returns an activation's runs, newest first (limit 0: 50).
+	ListRuns(ctx context.Context, activationID string, limit int) ([]Run, error)
+	// MarkInterruptedRuns sets every run of the activation still "running" to "interrupted"
+	// (called by the lease holder before it starts a new run) and returns how many it changed.
+	MarkInterruptedRuns(ctx context.Context, activationID string) (int, error)
+
+	// AppendAudit adds an entry (for events not tied to a Store mutation).
+	AppendAudit(ctx context.Context, e AuditEntry) error
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
+
+	Close() error
+}
