@@ -326,6 +326,10 @@ type Store interface {
 	AcquireLease(ctx context.Context, activationID, owner string, ttl time.Duration) (bool, error)
 	// LeaseHolder returns the current owner and expiry (empty owner: free).
 	LeaseHolder(ctx context.Context, activationID string) (owner string, until time.Time, err error)
+	// StealLease hands the lease from fromOwner to toOwner until now+ttl, only if fromOwner
+	// still holds it (expired or not); it reports whether toOwner now holds it. The runner uses
+	// it to take over from a runner on the same host whose process is gone.
+	StealLease(ctx context.Context, activationID, fromOwner, toOwner string, ttl time.Duration) (bool, error)
 	// ReleaseLease frees the lease if owner holds it.
 	ReleaseLease(ctx context.Context, activationID, owner string) error
 

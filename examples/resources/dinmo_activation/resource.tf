@@ -1,0 +1,20 @@
+resource "dinmo_activation" "loyal_to_crm" {
+  workspace_id   = dinmo_workspace.marketing.id
+  name           = "loyal-to-crm"
+  description    = "Keep the CRM's loyal-subscriber records identical to the segment"
+  segment_id     = dinmo_segment.loyal_subscribers.id
+  destination_id = dinmo_destination.crm_api.id
+  service        = "records"
+  sync_mode      = "mirror" # insert, update, upsert, mirror, list or events
+  run_type       = "delta"  # only what changed since the last run; "full" resends everything
+  mappings = {
+    email       = "email" # destination field = model column
+    country     = "country"
+    total_spent = "total_spent"
+  }
+  schedule = {
+    type  = "interval"
+    every = "1h"
+  }
+  enabled = true
+}

@@ -1,0 +1,1 @@
+terraform import dinmo_destination.crm_api marketing/crm-api

@@ -1,0 +1,1 @@
+terraform import dinmo_model.customers marketing/customers

@@ -1,0 +1,1 @@
+terraform import dinmo_segment.loyal_subscribers marketing/loyal_subscribers

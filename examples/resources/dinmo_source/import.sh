@@ -1,0 +1,1 @@
+terraform import dinmo_source.dwh marketing/dwh

@@ -1,0 +1,1 @@
+terraform import dinmo_workspace.marketing marketing
