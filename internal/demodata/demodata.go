@@ -38,7 +38,7 @@ var (
 )
 
 func open(ctx context.Context, path string) (warehouse.Warehouse, error) {
-	return duckdb.Connector{}.Open(ctx, warehouse.Config{Settings: map[string]any{"path": path}}, nil)
+	return duckdb.New().Open(ctx, warehouse.Config{Settings: map[string]any{"path": path}}, nil)
 }
 
 // Seed (re)creates main.customers and main.orders with n customers.

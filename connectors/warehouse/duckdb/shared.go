@@ -1,0 +1,204 @@
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	duckdbdriver "github.com/duckdb/duckdb-go/v2"
+
+	"dinmo/connectors"
+)
+
+// MemoryPath is the path of an in-memory database. Every open of it is a new, empty, private
+// database, gone when closed: two Opens of ":memory:" do not see each other. Tests that need
+// two handles on the same data use a file in a temporary directory.
+const MemoryPath = ":memory:"
+
+// Pool limits. DuckDB runs many connections on one database instance; each query is itself
+// parallel, so a few connections are enough for the runner's concurrent activations.
+const (
+	maxOpenConns = 8
+	maxIdleConns = 4
+)
+
+// instance is one open database file, shared by every user in the process.
+type instance struct {
+	db       *sql.DB
+	readOnly bool
+	refs     int
+	closed   chan struct{} // closed once db.Close has returned, after the last release
+}
+
+var (
+	sharedMu  sync.Mutex
+	instances = map[string]*instance{} // by canonical path
+	closing   = map[string]*instance{} // released, db.Close in progress
+)
+
+// Shared returns the process-wide connection pool of the DuckDB database file at path, opened
+// read-write (the file is created if missing; its directory must exist), and a release func.
+// A database file can be opened by only one DuckDB instance per process (and one process at a
+// time), so everything in dinmo that opens DuckDB goes through Shared or Open: the first call
+// for a path opens it, later calls share it, and the instance is closed when the last holder
+// calls release. release is idempotent; do not use the *sql.DB after calling it. Paths are
+// compared after making them absolute, cleaning them and resolving symbolic links.
+//
+// Every connection of the pool has TimeZone set to UTC, like the PostgreSQL connector, so
+// TIMESTAMPTZ text and date arithmetic do not depend on the machine's zone.
+//
+// Errors are connectors.Error values: configuration for a bad path, connection (retryable)
+// when another process holds the file's lock.
+func Shared(path string) (*sql.DB, func(), error) {
+	return shared(path, false)
+}
+
+func shared(path string, readOnly bool) (*sql.DB, func(), error) {
+	if path == MemoryPath {
+		db, err := openDB("", false)
+		if err != nil {
+			return nil, nil, err
+		}
+		var once sync.Once
+		return db, func() { once.Do(func() { _ = db.Close() }) }, nil
+	}
+	key, err := canonicalPath(path)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	sharedMu.Lock()
+	for {
+		c, ok := closing[key]
+		if !ok {
+			break
+		}
+		// The last holder released it and its close is in progress: opening the file now
+		// would race with the close, so wait for it.
+		sharedMu.Unlock()
+		<-c.closed
+		sharedMu.Lock()
+	}
+	defer sharedMu.Unlock()
+
+	inst, ok := instances[key]
+	if ok {
+		if inst.readOnly && !readOnly {
+			return nil, nil, connectors.Permanent(connectors.CategoryConfiguration, fmt.Errorf(
+				"duckdb: %s is already open read-only in this process; open it read-write everywhere or read-only everywhere", key))
+		}
+	} else {
+		if readOnly {
+			if _, err := os.Stat(key); errors.Is(err, os.ErrNotExist) {
+				return nil, nil, connectors.Permanent(connectors.CategoryNotFound, fmt.Errorf(
+					"duckdb: %s does not exist, and a read-only database cannot be created; create it or set read_only = false", key))
+			}
+		}
+		db, err := openDB(key, readOnly)
+		if err != nil {
+			return nil, nil, err
+		}
+		inst = &instance{db: db, readOnly: readOnly, closed: make(chan struct{})}
+		instances[key] = inst
+	}
+	inst.refs++
+	var once sync.Once
+	release := func() { once.Do(func() { releaseInstance(key, inst) }) }
+	return inst.db, release, nil
+}
+
+func releaseInstance(key string, inst *instance) {
+	sharedMu.Lock()
+	inst.refs--
+	if inst.refs > 0 {
+		sharedMu.Unlock()
+		return
+	}
+	delete(instances, key)
+	closing[key] = inst
+	sharedMu.Unlock()
+
+	// sql.DB.Close waits for running queries; do it without holding the lock.
+	_ = inst.db.Close()
+
+	sharedMu.Lock()
+	delete(closing, key)
+	sharedMu.Unlock()
+	close(inst.closed)
+}
+
+// canonicalPath returns the key of a database file: absolute, clean, symbolic links of the
+// directory (and of the file, when it exists) resolved. The directory must exist.
+func canonicalPath(path string) (string, error) {
+	if strings.TrimSpace(path) == "" {
+		return "", connectors.Permanent(connectors.CategoryConfiguration,
+			errors.New("duckdb: setting \"path\" must be a file path or \":memory:\""))
+	}
+	// The driver reads everything after '?' as options and parses the path as a URL.
+	if strings.ContainsRune(path, '?') {
+		return "", connectors.Permanent(connectors.CategoryConfiguration,
+			fmt.Errorf("duckdb: path %q must not contain '?'", path))
+	}
+	if _, err := url.Parse(path); err != nil {
+		return "", connectors.Permanent(connectors.CategoryConfiguration,
+			fmt.Errorf("duckdb: path %q is not usable (avoid '%%' escapes): %w", path, err))
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", connectors.Permanent(connectors.CategoryConfiguration, fmt.Errorf("duckdb: path %q: %w", path, err))
+	}
+	dir, base := filepath.Split(abs)
+	realDir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return "", connectors.Permanent(connectors.CategoryConfiguration, fmt.Errorf(
+			"duckdb: directory %s of the database file does not exist or is not accessible; create it first: %w", dir, err))
+	}
+	if info, err := os.Stat(realDir); err != nil || !info.IsDir() {
+		return "", connectors.Permanent(connectors.CategoryConfiguration,
+			fmt.Errorf("duckdb: %s is not a directory", realDir))
+	}
+	full := filepath.Join(realDir, base)
+	if resolved, err := filepath.EvalSymlinks(full); err == nil {
+		full = resolved
+	}
+	if info, err := os.Stat(full); err == nil && info.IsDir() {
+		return "", connectors.Permanent(connectors.CategoryConfiguration,
+			fmt.Errorf("duckdb: %s is a directory; path must name a database file", full))
+	}
+	return full, nil
+}
+
+// openDB opens a DuckDB instance ("" for in-memory) with dinmo's connection settings.
+func openDB(path string, readOnly bool) (*sql.DB, error) {
+	dsn := path
+	if readOnly {
+		dsn += "?access_mode=READ_ONLY"
+	}
+	connector, err := duckdbdriver.NewConnector(dsn, initConn)
+	if err != nil {
+		shown := path
+		if shown == "" {
+			shown = MemoryPath
+		}
+		return nil, classifyOpen(fmt.Errorf("duckdb: open %s: %w", shown, err))
+	}
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(maxOpenConns)
+	db.SetMaxIdleConns(maxIdleConns)
+	return db, nil
+}
+
+// initConn pins the session settings of every new connection.
+func initConn(execer driver.ExecerContext) error {
+	if _, err := execer.ExecContext(context.Background(), "SET TimeZone = 'UTC'", nil); err != nil {
+		return fmt.Errorf("duckdb: set TimeZone: %w", err)
+	}
+	return nil
+}
