@@ -67,6 +67,13 @@ type FieldSpec struct {
 	Description string
 	Type        string // string, number, integer, boolean, timestamp, object
 	Required    bool
+	// PII names the normalisation rule the platform applies to the value before sending
+	// (package connectors/pii: "email", "phone", "first_name", "last_name", "zip", "country",
+	// "city", "gender", "date_of_birth", "external_id"); empty for none.
+	PII string
+	// Hashed says the platform sends SHA-256 hex of the normalised value (values that already
+	// look like SHA-256 hex pass through unchanged).
+	Hashed bool
 }
 
 // ServiceSpec declares one service of a platform and its capabilities.
@@ -83,6 +90,12 @@ type ServiceSpec struct {
 	// Fields lists known destination fields; AllowCustomFields lets mappings target others.
 	Fields            []FieldSpec
 	AllowCustomFields bool
+	// RequireIdentifier says a mapping must target at least one of Identifiers.
+	RequireIdentifier bool
+	// Options are the per-activation settings of the service (an audience name, an event
+	// name, a subscription group, a matching property), validated by the provider and passed
+	// to Open with defaults applied.
+	Options []connectors.ConfigField
 	// CreatesUnknownRecords tells whether writing an unknown identifier creates a record.
 	CreatesUnknownRecords bool
 	// MaxBatchSize is the most records one Apply call may carry; DefaultBatchSize is used when
@@ -173,6 +186,7 @@ type Outcome struct {
 type OpenParams struct {
 	Service     string
 	Settings    map[string]any    // declared settings with defaults applied
+	Options     map[string]any    // the activation's service options with defaults applied
 	Credentials map[string]string // resolved secrets; never log them
 	RunID       string
 	// ActivationID and ActivationName identify the activation (file names, list names).

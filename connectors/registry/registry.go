@@ -46,6 +46,9 @@ func New(ws []warehouse.Connector, ds []destination.Platform) (*Registry, error)
 			if svc.MaxBatchSize <= 0 || svc.DefaultBatchSize <= 0 || svc.DefaultBatchSize > svc.MaxBatchSize {
 				return nil, fmt.Errorf("registry: destination %q service %q: batch sizes must satisfy 0 < default <= max", s.Platform, svc.Name)
 			}
+			if err := connectors.ValidateFields(svc.Options); err != nil {
+				return nil, fmt.Errorf("registry: destination %q service %q options: %w", s.Platform, svc.Name, err)
+			}
 			if len(svc.SyncModes) == 0 || len(svc.RunTypes) == 0 {
 				return nil, fmt.Errorf("registry: destination %q service %q: declare run types and sync modes", s.Platform, svc.Name)
 			}
