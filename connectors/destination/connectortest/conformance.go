@@ -75,6 +75,14 @@ type Driver struct {
 	// milliseconds) so retries are quick; Retry-After must be honoured up to at least 30s.
 	// The suite sets Service and Logger itself.
 	Setup func(t *testing.T, o SetupOptions) (Fake, destination.OpenParams)
+	// Record builds the suite's record number i for the service under test (nil: the
+	// package's Record, an upsert with an e-mail, a number and a timestamp). Its Key must be
+	// what the fake's Keys reports once the record is applied, and distinct per i.
+	Record func(i int) destination.Record
+	// RemoveOp is the operation that removes a record (empty: delete). NoRemove skips the
+	// removal step for services that cannot remove anything (events).
+	RemoveOp destination.Operation
+	NoRemove bool
 }
 
 // Record returns the suite's record number i: key "k%03d", upsert, with an e-mail, a number
@@ -139,6 +147,7 @@ func RunConformance(t *testing.T, d Driver) {
 
 // harness is one subtest's fake, destination and captured logs.
 type harness struct {
+	driver Driver
 	fake   Fake
 	params destination.OpenParams
 	dest   destination.Destination
@@ -162,7 +171,7 @@ func newHarness(t *testing.T, d Driver, o SetupOptions) *harness {
 		fake.Close()
 		t.Fatalf("platform %q has no service %q", d.Platform.Spec().Platform, d.Service)
 	}
-	h := &harness{fake: fake, params: params, svc: svc, logs: logs}
+	h := &harness{fake: fake, params: params, svc: svc, logs: logs, driver: d}
 	h.limit = destination.BatchSize(svc, params.Settings)
 	if h.limit > o.BatchSize {
 		fake.Close()
@@ -179,6 +188,18 @@ func newHarness(t *testing.T, d Driver, o SetupOptions) *harness {
 	}
 	h.dest = dest
 	return h
+}
+
+// records returns the driver's records from .. from+n-1.
+func (h *harness) records(from, n int) []destination.Record {
+	if h.driver.Record == nil {
+		return Records(from, n)
+	}
+	out := make([]destination.Record, n)
+	for i := range n {
+		out[i] = h.driver.Record(from + i)
+	}
+	return out
 }
 
 func (h *harness) apply(ctx context.Context, recs []destination.Record) ([]destination.Outcome, error) {
@@ -259,7 +280,7 @@ func keysOf(recs []destination.Record) []string {
 
 func testApplyUpdatesState(t *testing.T, h *harness) {
 	ctx := ctxFor(t)
-	recs := Records(0, 5)
+	recs := h.records(0, 5)
 	out, err := h.apply(ctx, recs)
 	if err != nil {
 		t.Fatalf("Apply: %v", err)
@@ -268,15 +289,31 @@ func testApplyUpdatesState(t *testing.T, h *harness) {
 	if got := h.fake.Keys(); !slices.Equal(got, keysOf(recs)) {
 		t.Fatalf("fake state keys = %v, want %v", got, keysOf(recs))
 	}
-	del := []destination.Record{{Key: "k000", Op: destination.OpDelete}, {Key: "k001", Op: destination.OpDelete}}
+	if h.driver.NoRemove {
+		checkRequestsAndLogs(t, h)
+		return
+	}
+	removeOp := h.driver.RemoveOp
+	if removeOp == "" {
+		removeOp = destination.OpDelete
+	}
+	del := []destination.Record{recs[0], recs[1]}
+	for i := range del {
+		del[i].Op = removeOp
+	}
 	out, err = h.apply(ctx, del)
 	if err != nil {
 		t.Fatalf("Apply deletes: %v", err)
 	}
 	wantAllAcknowledged(t, out)
-	if got, want := h.fake.Keys(), []string{"k002", "k003", "k004"}; !slices.Equal(got, want) {
+	if got, want := h.fake.Keys(), keysOf(recs[2:]); !slices.Equal(got, want) {
 		t.Errorf("after deletes, keys = %v, want %v", got, want)
 	}
+	checkRequestsAndLogs(t, h)
+}
+
+func checkRequestsAndLogs(t *testing.T, h *harness) {
+	t.Helper()
 	if !strings.Contains(h.logs.String(), "level=DEBUG") {
 		t.Errorf("no debug log records were written to the given Logger; the secret checks would be vacuous")
 	}
@@ -287,13 +324,13 @@ func testApplyUpdatesState(t *testing.T, h *harness) {
 
 func testBatchLimit(t *testing.T, h *harness) {
 	ctx := ctxFor(t)
-	out, err := h.apply(ctx, Records(0, h.limit))
+	out, err := h.apply(ctx, h.records(0, h.limit))
 	if err != nil {
 		t.Fatalf("Apply of a full batch (%d records): %v", h.limit, err)
 	}
 	wantAllAcknowledged(t, out)
 	hits := h.fake.Hits()
-	_, err = h.apply(ctx, Records(100, h.limit+1))
+	_, err = h.apply(ctx, h.records(100, h.limit+1))
 	if err == nil || connectors.IsRetryable(err) {
 		t.Errorf("Apply of %d records (limit %d): err = %v, want a permanent error", h.limit+1, h.limit, err)
 	}
@@ -310,7 +347,7 @@ func testRateLimit(t *testing.T, h *harness) {
 	const n = 6
 	start := time.Now()
 	for i := range n {
-		if _, err := h.apply(ctx, Records(i, 1)); err != nil {
+		if _, err := h.apply(ctx, h.records(i, 1)); err != nil {
 			t.Fatalf("Apply %d: %v", i, err)
 		}
 	}
@@ -339,7 +376,7 @@ func testRetriesBounded(t *testing.T, h *harness) {
 	for i, tc := range cases {
 		before := h.fake.Hits()
 		h.fake.FailNext(attempts, tc.f)
-		_, err := h.apply(ctx, Records(10*i, 2))
+		_, err := h.apply(ctx, h.records(10*i, 2))
 		if err == nil || !connectors.IsRetryable(err) || connectors.CategoryOf(err) != tc.cat {
 			t.Errorf("persistent %d: err = %v, want a retryable %s error", tc.f.Status, err, tc.cat)
 		}
@@ -357,7 +394,7 @@ func testRecovers(t *testing.T, h *harness) {
 	h.fake.FailNext(1, Failure{Status: 503, RetryAfter: "0"})
 	h.fake.FailNext(1, Failure{Status: 429, RetryAfter: "0"})
 	h.fake.FailNext(1, Failure{Status: 502})
-	recs := Records(0, 3)
+	recs := h.records(0, 3)
 	out, err := h.apply(ctx, recs)
 	if err != nil {
 		t.Fatalf("Apply after 3 transient failures with 3 retries: %v", err)
@@ -373,7 +410,7 @@ func testRecovers(t *testing.T, h *harness) {
 
 func testPartialFailure(t *testing.T, h *harness) {
 	ctx := ctxFor(t)
-	recs := Records(0, 4)
+	recs := h.records(0, 4)
 	h.fake.FailNext(1, Failure{
 		Reject: map[string]string{"k001": "invalid email address"},
 		Retry:  map[string]string{"k002": "temporarily locked"},
@@ -399,7 +436,7 @@ func testPartialFailure(t *testing.T, h *harness) {
 func testExpiredCredentials(t *testing.T, h *harness) {
 	ctx := ctxFor(t)
 	h.fake.FailNext(1, Failure{Status: 401})
-	_, err := h.apply(ctx, Records(0, 2))
+	_, err := h.apply(ctx, h.records(0, 2))
 	if connectors.CategoryOf(err) != connectors.CategoryCredentials || connectors.IsRetryable(err) {
 		t.Errorf("err = %v, want a permanent credentials error", err)
 	}
@@ -418,7 +455,7 @@ func testCancellation(t *testing.T, h *harness) {
 	timer := time.AfterFunc(100*time.Millisecond, cancel)
 	defer timer.Stop()
 	start := time.Now()
-	_, err := h.apply(ctx, Records(0, 2))
+	_, err := h.apply(ctx, h.records(0, 2))
 	if d := time.Since(start); d > time.Second+100*time.Millisecond {
 		t.Errorf("Apply returned %s after the cancel, want within 1s", d-100*time.Millisecond)
 	}
@@ -430,7 +467,7 @@ func testCancellation(t *testing.T, h *harness) {
 	// Already cancelled: nothing is sent.
 	hits := h.fake.Hits()
 	start = time.Now()
-	if _, err := h.apply(ctx, Records(5, 2)); err == nil {
+	if _, err := h.apply(ctx, h.records(5, 2)); err == nil {
 		t.Errorf("Apply with a cancelled context returned no error")
 	}
 	if d := time.Since(start); d > time.Second {
