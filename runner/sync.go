@@ -1,0 +1,787 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"dinmo/catalog"
+	"dinmo/connectors"
+	"dinmo/connectors/destination"
+	"dinmo/connectors/warehouse"
+	"dinmo/connectors/warehouse/deltasql"
+)
+
+// errStopped ends a run that was asked to stop (SIGINT/SIGTERM, shutdown) before it finished.
+var errStopped = errors.New("run stopped before completion: what the destination acknowledged was committed; the next run sends the rest")
+
+// maxSampleErrors bounds the rejected records kept on a run.
+const maxSampleErrors = 20
+
+// maxReasonLen bounds a rejection reason stored on a run or in the rejected table.
+const maxReasonLen = 500
+
+// finishTimeout bounds the catalog writes that end a run (they run even after a stop).
+const finishTimeout = 30 * time.Second
+
+// syncRun is the state of one run.
+type syncRun struct {
+	r      *Runner
+	ws     *catalog.Workspace
+	act    *catalog.Activation
+	opts   RunOptions
+	logger *slog.Logger
+
+	// stop is the caller's context: when done, the run stops between batches.
+	stop context.Context
+	// commit bounds checkpoints, the destination's Close and the fold: only a lost lease
+	// cancels it.
+	commit context.Context
+
+	run    catalog.Run
+	result Result
+	start  time.Time
+
+	// Resolved declarations.
+	model    *catalog.Model
+	segment  *catalog.Segment
+	source   *catalog.Source
+	destRec  *catalog.Destination
+	service  destination.ServiceSpec
+	platform destination.Platform
+	settings map[string]any // the destination's settings, defaults applied
+	mode     destination.SyncMode
+	fields   []deltasql.Field
+	names    []string // destination field names, in mapping order
+	view     string   // unqualified view in warehouse.SchemaSegments
+
+	wh   warehouse.Warehouse
+	b    *deltasql.Builder
+	dest destination.Destination
+
+	full      bool
+	diffRows  int64 // rows the diff query returns
+	toSend    int64 // of which the mode sends
+	batchNo   int
+	applies   int64
+	lastStore time.Time
+}
+
+// execute runs the sync of an activation whose lease is held, records it in the catalog and
+// returns its result. Panics are recovered and fail the run.
+func (r *Runner) execute(ctx context.Context, ws *catalog.Workspace, act *catalog.Activation, l *lease, opts RunOptions, logger *slog.Logger) (res *Result, err error) {
+	s := &syncRun{r: r, ws: ws, act: act, opts: opts, logger: logger, stop: ctx, start: r.now()}
+	auditCtx := catalog.WithActor(context.WithoutCancel(ctx), "runner:"+r.id)
+
+	// commit is cancelled only when the lease is lost: checkpoints and the final fold must not
+	// be cut short by a stop. work is also cancelled StopGrace after a stop: it bounds the
+	// statements and the batch in flight, which may still finish after a stop.
+	commit, cancelCommit := context.WithCancelCause(auditCtx)
+	defer cancelCommit(nil)
+	work, cancelWork := context.WithCancelCause(commit)
+	defer cancelWork(nil)
+	s.commit = commit
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		stop := ctx.Done()
+		var grace <-chan time.Time
+		for {
+			select {
+			case <-done:
+				return
+			case <-l.lost.Done():
+				cancelCommit(context.Cause(l.lost))
+				return
+			case <-stop:
+				stop = nil
+				t := time.NewTimer(r.stopGrace)
+				defer t.Stop()
+				grace = t.C
+			case <-grace:
+				cancelWork(errStopped)
+				return
+			}
+		}
+	}()
+
+	if n, err := r.store.MarkInterruptedRuns(work, act.ID); err != nil {
+		return nil, fmt.Errorf("run activation %s: mark interrupted runs: %w", act.Name, err)
+	} else if n > 0 {
+		logger.Warn("earlier runs of this activation were interrupted", LogCount, n)
+	}
+	s.full = opts.Full || act.RunType == string(destination.RunFull) || act.FullResyncRequested
+	s.result.RejectedTable = warehouse.SchemaDeltaStorage + "." + deltasql.TablesFor(act.ID).Rejected
+
+	defer func() {
+		if p := recover(); p != nil {
+			s.logger.Error("run panicked", LogPanic, fmt.Sprint(p), LogStack, string(debug.Stack()))
+			err = connectors.Permanent(connectors.CategoryInternal, fmt.Errorf("internal error (panic): %v", p))
+		}
+		if s.dest != nil { // a panic or early return may leave it open
+			_ = s.dest.Close(commit)
+		}
+		if s.wh != nil {
+			_ = s.wh.Close()
+		}
+		if s.run.ID == "" {
+			// The run failed before it was recorded: record it, so the failure shows in history.
+			if cerr := s.createRun(auditCtx); cerr != nil {
+				res, err = nil, errors.Join(err, cerr)
+				return
+			}
+		}
+		res, err = s.finish(auditCtx, err)
+	}()
+	return nil, s.sync(work, auditCtx)
+}
+
+// createRun records the run (status running) once its run type is known.
+func (s *syncRun) createRun(ctx context.Context) error {
+	s.run = catalog.Run{
+		ActivationID: s.act.ID,
+		WorkspaceID:  s.act.WorkspaceID,
+		RunType:      s.runType(),
+		Status:       catalog.RunRunning,
+		Trigger:      s.opts.Trigger,
+		RunnerID:     s.r.id,
+		StartedAt:    s.start,
+	}
+	if err := s.r.store.CreateRun(ctx, &s.run); err != nil {
+		s.run.ID = ""
+		return fmt.Errorf("run activation %s: record run: %w", s.act.Name, err)
+	}
+	s.logger = s.logger.With(LogRunID, s.run.ID)
+	s.lastStore = s.start
+	s.logger.Info("run started", LogTrigger, s.opts.Trigger, LogRunType, s.run.RunType)
+	s.progress(PhaseStarting)
+	return nil
+}
+
+func (s *syncRun) runType() string {
+	if s.full {
+		return string(destination.RunFull)
+	}
+	if s.act.RunType != "" {
+		return s.act.RunType
+	}
+	return string(destination.RunDelta)
+}
+
+// phaseCtx derives from work a context also cancelled by a stop: the phases before sending
+// (evaluation, diff counts) have nothing to commit, so a stop aborts them at once.
+func (s *syncRun) phaseCtx(work context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(work)
+	stopWatch := context.AfterFunc(s.stop, func() { cancel(errStopped) })
+	return ctx, func() { stopWatch(); cancel(nil) }
+}
+
+// sync runs the steps of DESIGN.md "The sync" on the warehouse and the destination.
+func (s *syncRun) sync(work, auditCtx context.Context) error {
+	if err := s.resolve(work); err != nil {
+		return explain(work, err)
+	}
+	phase, endPhase := s.phaseCtx(work)
+	defer endPhase()
+	if err := s.openWarehouse(phase); err != nil {
+		return explain(phase, err)
+	}
+	// Recovery comes first: an interrupted first run leaves a snapshot to continue from.
+	if err := s.recoverInterrupted(phase); err != nil {
+		return explain(phase, err)
+	}
+	hasSnapshot, err := s.exists(phase, s.b.Tables().Snapshot)
+	if err != nil {
+		return explain(phase, err)
+	}
+	if !hasSnapshot {
+		s.full = true // the first run sends everything
+	}
+	if err := s.createRun(auditCtx); err != nil {
+		return err
+	}
+	s.progress(PhaseEvaluating)
+	if err := s.evaluate(phase); err != nil {
+		return s.abandon(explain(phase, err))
+	}
+	s.progress(PhaseDiffing)
+	if err := s.prepare(phase); err != nil {
+		return s.abandon(explain(phase, err))
+	}
+	if err := s.countDiff(phase); err != nil {
+		return s.abandon(explain(phase, err))
+	}
+	endPhase()
+
+	s.progress(PhaseSending)
+	sendErr := explain(work, s.send(work))
+	if cause := context.Cause(work); errors.Is(cause, errLeaseLost) {
+		// Another runner may own the activation's tables now: touch nothing.
+		return cause
+	}
+	if sendErr == nil && s.stop.Err() != nil {
+		sendErr = errStopped
+	}
+	if err := s.closeDestination(s.commit); err != nil {
+		// Records acknowledged before a failed Close may not be final (a file not flushed):
+		// commit none of them, so the next run sends them again.
+		s.logger.Error("closing the destination failed; this run's acknowledgements are discarded", LogError, err.Error())
+		return s.abandon(failure(sendErr, err))
+	}
+	s.progress(PhaseCommitting)
+	if err := s.fold(s.commit, s.names); err != nil {
+		return failure(sendErr, explain(s.commit, err))
+	}
+	return sendErr
+}
+
+// explain replaces a cancellation error by the reason the context was cancelled (a stop, a
+// lost lease), which is what the run history should say.
+func explain(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, ctx.Err()) {
+		return cause
+	}
+	return err
+}
+
+// failure combines the error that ended sending with a later one: a stop is not worth
+// reporting next to a real failure.
+func failure(sendErr, err error) error {
+	if sendErr == nil || errors.Is(sendErr, errStopped) {
+		return err
+	}
+	return errors.Join(sendErr, err)
+}
+
+// abandon drops the run and acknowledgement tables after a failure that leaves nothing to
+// commit, and returns err.
+func (s *syncRun) abandon(err error) error {
+	if s.wh == nil || s.b == nil || errors.Is(err, errLeaseLost) {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.stop), finishTimeout)
+	defer cancel()
+	for _, q := range []string{s.b.DropAck(), s.b.DropRun()} {
+		if _, derr := s.wh.DB().ExecContext(ctx, q); derr != nil {
+			s.logger.Warn("dropping the run's work tables failed; the next run drops them", LogError, derr.Error())
+			break
+		}
+	}
+	return err
+}
+
+// resolve loads the activation's model, segment, source and destination from the catalog and
+// checks what the run needs from them.
+func (s *syncRun) resolve(ctx context.Context) error {
+	st := s.r.store
+	act := s.act
+	var modelID string
+	switch {
+	case act.SegmentID != "":
+		seg, err := st.GetSegment(ctx, act.SegmentID)
+		if err != nil {
+			return catalogErr(err, "activation %s: segment", act.Name)
+		}
+		s.segment, modelID, s.view = seg, seg.ModelID, seg.ViewName
+	case act.ModelID != "":
+		modelID = act.ModelID
+	default:
+		return configErr("activation %s names neither a segment nor a model", act.Name)
+	}
+	m, err := st.GetModel(ctx, modelID)
+	if err != nil {
+		return catalogErr(err, "activation %s: model", act.Name)
+	}
+	s.model = m
+	if s.segment == nil {
+		s.view = m.ViewName
+	}
+	// The view lives in dinmo_segments; accept the name with or without that schema.
+	s.view = strings.TrimPrefix(s.view, warehouse.SchemaSegments+".")
+	if s.view == "" {
+		return configErr("activation %s: its %s has no view in %s yet: run terraform apply", act.Name, s.sourceKind(), warehouse.SchemaSegments)
+	}
+	if m.PrimaryKey == "" {
+		return configErr("model %s has no primary key: declare primary_key on the model", m.Name)
+	}
+	if s.source, err = st.GetSource(ctx, m.SourceID); err != nil {
+		return catalogErr(err, "model %s: source", m.Name)
+	}
+	if s.destRec, err = st.GetDestination(ctx, act.DestinationID); err != nil {
+		return catalogErr(err, "activation %s: destination", act.Name)
+	}
+	platform, ok := s.r.reg.Destination(s.destRec.Platform)
+	if !ok {
+		return configErr("destination %s: platform %q is not built into this runner", s.destRec.Name, s.destRec.Platform)
+	}
+	svc, ok := platform.Spec().Service(act.Service)
+	if !ok {
+		return configErr("activation %s: platform %s has no service %q", act.Name, s.destRec.Platform, act.Service)
+	}
+	s.service, s.platform = svc, platform
+	s.settings = destination.ApplyDefaults(platform.Spec().Settings, s.destRec.Settings)
+	s.mode = destination.SyncMode(act.SyncMode)
+	if !knownMode(s.mode) || !svc.SupportsMode(s.mode) {
+		return configErr("activation %s: service %s.%s does not support sync mode %q", act.Name, s.destRec.Platform, svc.Name, act.SyncMode)
+	}
+	known := map[string]bool{}
+	for _, c := range m.Columns {
+		known[c.Name] = true
+	}
+	s.fields = make([]deltasql.Field, 0, len(act.Mappings))
+	for _, mp := range act.Mappings {
+		if len(known) > 0 && !known[mp.Column] {
+			return configErr("activation %s: mapped column %q is not a column of model %s: run terraform apply after fixing the mapping", act.Name, mp.Column, m.Name)
+		}
+		s.fields = append(s.fields, deltasql.Field{Column: mp.Column, Name: mp.Field})
+	}
+	if err := deltasql.ValidateFields(s.fields); err != nil {
+		return configErr("activation %s: %w", act.Name, err)
+	}
+	s.names = deltasql.FieldNames(s.fields)
+	s.logger = s.logger.With(LogSource, s.source.Name, LogEngine, s.source.Engine,
+		LogDestination, s.destRec.Name, LogPlatform, s.destRec.Platform, LogService, svc.Name, LogSyncMode, string(s.mode))
+	return nil
+}
+
+func (s *syncRun) sourceKind() string {
+	if s.segment != nil {
+		return "segment " + s.segment.Name
+	}
+	return "model " + s.model.Name
+}
+
+func configErr(format string, args ...any) error {
+	return connectors.Permanent(connectors.CategoryConfiguration, fmt.Errorf(format, args...))
+}
+
+// catalogErr wraps a failed catalog read: a missing object is a configuration error (the
+// declaration is incomplete), anything else a failure of the catalog itself.
+func catalogErr(err error, format string, args ...any) error {
+	err = fmt.Errorf(format+": %w", append(args, err)...)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return connectors.Permanent(connectors.CategoryConfiguration, err)
+	}
+	return err
+}
+
+// openWarehouse connects to the source, checks the view and prepares the delta schema.
+func (s *syncRun) openWarehouse(ctx context.Context) error {
+	conn, ok := s.r.reg.Warehouse(warehouse.Engine(s.source.Engine))
+	if !ok {
+		return configErr("source %s: engine %q is not built into this runner", s.source.Name, s.source.Engine)
+	}
+	creds, err := s.r.sealer.ResolveAll(s.source.Credentials)
+	if err != nil {
+		return configErr("source %s: %w", s.source.Name, err)
+	}
+	wh, err := conn.Open(ctx, warehouse.Config{Settings: s.source.Settings, Credentials: creds}, s.logger)
+	if err != nil {
+		return fmt.Errorf("source %s: %w", s.source.Name, err)
+	}
+	s.wh = wh
+	if s.b, err = deltasql.New(wh.Dialect(), s.act.ID); err != nil {
+		return connectors.Permanent(connectors.CategoryInternal, err)
+	}
+	exists, err := wh.RelationExists(ctx, warehouse.SchemaSegments, s.view)
+	if err != nil {
+		return whErr("check the source view", err)
+	}
+	if !exists {
+		return connectors.Permanent(connectors.CategoryNotFound, fmt.Errorf(
+			"view %s.%s of %s does not exist in source %s: run terraform apply to create it",
+			warehouse.SchemaSegments, s.view, s.sourceKind(), s.source.Name))
+	}
+	if _, err := wh.DB().ExecContext(ctx, wh.Dialect().CreateSchema(warehouse.SchemaDeltaStorage)); err != nil {
+		return whErr("create schema "+warehouse.SchemaDeltaStorage, err)
+	}
+	return nil
+}
+
+// whErr classifies a failed warehouse statement: the source cannot be queried (connection
+// category, per the product's error catalogue) unless the error already has a category.
+func whErr(op string, err error) error {
+	var ce *connectors.Error
+	if errors.As(err, &ce) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return connectors.Retryable(connectors.CategoryConnection, fmt.Errorf("%s: %w", op, err))
+}
+
+func (s *syncRun) exec(ctx context.Context, op, query string, args ...any) error {
+	if _, err := s.wh.DB().ExecContext(ctx, query, args...); err != nil {
+		return whErr(op, err)
+	}
+	return nil
+}
+
+func (s *syncRun) exists(ctx context.Context, table string) (bool, error) {
+	ok, err := s.wh.RelationExists(ctx, warehouse.SchemaDeltaStorage, table)
+	if err != nil {
+		return false, whErr("check table "+warehouse.SchemaDeltaStorage+"."+table, err)
+	}
+	return ok, nil
+}
+
+// recoverInterrupted commits what an interrupted run acknowledged (its run and ack tables are
+// still there), so a killed run loses nothing and the next one re-sends at most the batches
+// that were in flight. A run table alone holds nothing acknowledged: it is dropped.
+func (s *syncRun) recoverInterrupted(ctx context.Context) error {
+	t := s.b.Tables()
+	runExists, err := s.exists(ctx, t.Run)
+	if err != nil {
+		return err
+	}
+	ackExists, err := s.exists(ctx, t.Ack)
+	if err != nil {
+		return err
+	}
+	switch {
+	case runExists && ackExists:
+		cols, err := s.wh.QueryColumns(ctx, s.b.ProbeRun())
+		if err != nil {
+			return whErr("read the interrupted run table", err)
+		}
+		var n int64
+		if err := s.wh.DB().QueryRowContext(ctx, s.b.CountAck()).Scan(&n); err != nil {
+			return whErr("count the interrupted run's acknowledgements", err)
+		}
+		names := fieldColumns(cols)
+		if err := s.ensureSnapshot(ctx, cols); err != nil {
+			return err
+		}
+		if err := s.fold(ctx, names); err != nil {
+			return err
+		}
+		s.result.Recovered = n
+		s.logger.Info("committed the acknowledged records of an interrupted run", LogRecovered, n)
+	case runExists:
+		return s.exec(ctx, "drop an interrupted run table", s.b.DropRun())
+	case ackExists:
+		return s.exec(ctx, "drop an orphan acknowledgement table", s.b.DropAck())
+	}
+	return nil
+}
+
+// fieldColumns returns the field column names of a delta table (all but key and hash).
+func fieldColumns(cols []warehouse.Column) []string {
+	out := make([]string, 0, len(cols))
+	for _, c := range cols {
+		if c.Name != deltasql.KeyColumn && c.Name != deltasql.HashColumn {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
+// evaluate materialises the view into the run table in one scan and removes rows whose key is
+// NULL or duplicated (counted as skipped, with a warning).
+func (s *syncRun) evaluate(ctx context.Context) error {
+	create, err := s.b.CreateRun(warehouse.SchemaSegments, s.view, s.model.PrimaryKey, s.fields)
+	if err != nil {
+		return configErr("activation %s: %w", s.act.Name, err)
+	}
+	if err := s.exec(ctx, "evaluate "+s.sourceKind(), create); err != nil {
+		return err
+	}
+	var total, keyed, distinct int64
+	if err := s.wh.DB().QueryRowContext(ctx, s.b.RunStats()).Scan(&total, &keyed, &distinct); err != nil {
+		return whErr("count the evaluated rows", err)
+	}
+	s.run.RowsEvaluated = total
+	if distinct != total {
+		if err := s.exec(ctx, "skip rows with a null or duplicate key", s.b.DeleteBadKeys()); err != nil {
+			return err
+		}
+		var kept int64
+		if err := s.wh.DB().QueryRowContext(ctx, s.b.CountRun()).Scan(&kept); err != nil {
+			return whErr("count the evaluated rows", err)
+		}
+		s.run.RowsSkipped = total - kept
+		s.run.Warnings = append(s.run.Warnings, fmt.Sprintf(
+			"%d rows skipped: null or duplicate primary key %q (%d null, %d duplicated)",
+			s.run.RowsSkipped, s.model.PrimaryKey, total-keyed, s.run.RowsSkipped-(total-keyed)))
+		s.logger.Warn("rows skipped: null or duplicate primary key", LogSkipped, s.run.RowsSkipped)
+	}
+	s.logger.Info("segment evaluated", LogRows, total)
+	s.progress(PhaseEvaluating)
+	return nil
+}
+
+// prepare creates or evolves the snapshot, the acknowledgement table and the rejected table.
+func (s *syncRun) prepare(ctx context.Context) error {
+	cols, err := s.wh.QueryColumns(ctx, s.b.ProbeRun())
+	if err != nil {
+		return whErr("read the run table's columns", err)
+	}
+	if err := s.ensureSnapshot(ctx, cols); err != nil {
+		return err
+	}
+	t := s.b.Tables()
+	if err := s.exec(ctx, "reset the acknowledgement table", s.b.DropAck()); err != nil {
+		return err
+	}
+	if err := s.exec(ctx, "create the acknowledgement table", s.b.CreateAck()); err != nil {
+		return err
+	}
+	ok, err := s.exists(ctx, t.Rejected)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if err := s.exec(ctx, "create the rejected records table", s.b.CreateRejected()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureSnapshot creates the snapshot from the run table's shape when it does not exist, or
+// evolves it additively: a field column the run table has and the
+// snapshot lacks is added; one whose type changed is dropped and re-added (old values of that
+// field cannot be kept with the new type; the mapping change that caused it forces a full run).
+func (s *syncRun) ensureSnapshot(ctx context.Context, runCols []warehouse.Column) error {
+	t := s.b.Tables()
+	ok, err := s.exists(ctx, t.Snapshot)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if err := s.exec(ctx, "create the snapshot", s.b.CreateSnapshot(fieldColumns(runCols))); err != nil {
+			return err
+		}
+		if q, ok := s.b.IndexSnapshot(); ok {
+			if err := s.exec(ctx, "index the snapshot", q); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	snapCols, err := s.wh.QueryColumns(ctx, s.b.ProbeSnapshot())
+	if err != nil {
+		return whErr("read the snapshot's columns", err)
+	}
+	have := make(map[string]string, len(snapCols))
+	for _, c := range snapCols {
+		have[c.Name] = c.DatabaseType
+	}
+	for _, c := range runCols {
+		if c.Name == deltasql.KeyColumn || c.Name == deltasql.HashColumn {
+			continue
+		}
+		typ, present := have[c.Name]
+		if present && strings.EqualFold(typ, c.DatabaseType) {
+			continue
+		}
+		if present {
+			if err := s.exec(ctx, "drop snapshot column "+c.Name, s.b.DropSnapshotColumn(c.Name)); err != nil {
+				return err
+			}
+		}
+		add, err := s.b.AddSnapshotColumn(c.Name, c.DatabaseType)
+		if err != nil {
+			return connectors.Permanent(connectors.CategoryConfiguration, err)
+		}
+		if err := s.exec(ctx, "add snapshot column "+c.Name, add); err != nil {
+			return err
+		}
+		s.logger.Info("snapshot evolved", LogField, c.Name, LogTypeChanged, present)
+	}
+	return nil
+}
+
+// countDiff counts the diff before sending, so progress and the run show totals.
+func (s *syncRun) countDiff(ctx context.Context) error {
+	var added, changed, removed, unchanged int64
+	if err := s.wh.DB().QueryRowContext(ctx, s.b.DiffCounts()).Scan(&added, &changed, &removed, &unchanged); err != nil {
+		return whErr("count the diff", err)
+	}
+	s.run.Added, s.run.Changed, s.run.Removed = added, changed, removed
+	counts := map[deltasql.Kind]int64{deltasql.Added: added, deltasql.Changed: changed, deltasql.Removed: removed}
+	if s.full {
+		counts[deltasql.Unchanged] = unchanged
+	}
+	for k, n := range counts {
+		s.diffRows += n
+		if _, send := Operation(s.mode, k, s.full); send {
+			s.toSend += n
+		}
+	}
+	s.logger.Info("diff computed", LogAdded, added, LogChanged, changed, LogRemoved, removed, LogRunType, s.run.RunType)
+	s.progress(PhaseDiffing)
+	return nil
+}
+
+// openDestination opens the destination for this run.
+func (s *syncRun) openDestination(ctx context.Context) error {
+	creds, err := s.r.sealer.ResolveAll(s.destRec.Credentials)
+	if err != nil {
+		return configErr("destination %s: %w", s.destRec.Name, err)
+	}
+	d, err := s.platform.Open(ctx, destination.OpenParams{
+		Service:        s.service.Name,
+		Settings:       s.settings,
+		Credentials:    creds,
+		RunID:          s.run.ID,
+		ActivationID:   s.act.ID,
+		ActivationName: s.act.Name,
+		StartedAt:      s.start,
+		Logger:         s.logger,
+	})
+	if err != nil {
+		return fmt.Errorf("open destination %s: %w", s.destRec.Name, err)
+	}
+	s.dest = d
+	return nil
+}
+
+// closeDestination finishes the destination's run (flushes files).
+func (s *syncRun) closeDestination(ctx context.Context) error {
+	if s.dest == nil {
+		return nil
+	}
+	d := s.dest
+	s.dest = nil
+	if err := d.Close(ctx); err != nil {
+		return fmt.Errorf("close destination %s: %w", s.destRec.Name, err)
+	}
+	return nil
+}
+
+// fold commits acknowledged work into the snapshot in one transaction.
+func (s *syncRun) fold(ctx context.Context, fields []string) error {
+	tx, err := s.wh.DB().BeginTx(ctx, nil)
+	if err != nil {
+		return whErr("commit the snapshot: begin", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	for _, q := range s.b.Fold(fields) {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return whErr("commit the snapshot", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return whErr("commit the snapshot", err)
+	}
+	return nil
+}
+
+// finish stores the run's final state and records metrics.
+func (s *syncRun) finish(ctx context.Context, runErr error) (*Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, finishTimeout)
+	defer cancel()
+	end := s.r.now()
+	s.run.FinishedAt = &end
+	s.result.Duration = end.Sub(s.start)
+	if s.applies > s.run.Requests {
+		s.run.Requests = s.applies
+	}
+	if left := s.toSend - s.run.Acknowledged - s.run.Rejected; left > 0 {
+		s.run.Retryable = left
+	}
+	if s.run.Rejected > 0 {
+		s.run.Warnings = append(s.run.Warnings, fmt.Sprintf(
+			"%d records rejected by the destination: see table %s", s.run.Rejected, s.result.RejectedTable))
+	}
+	switch {
+	case runErr != nil && errors.Is(runErr, errStopped):
+		s.run.Status = catalog.RunInterrupted
+		s.run.ErrorMessage = errStopped.Error()
+	case runErr != nil:
+		s.run.Status = catalog.RunFailed
+		s.run.ErrorCategory = string(connectors.CategoryOf(runErr))
+		// The category is stored apart; do not repeat it at the start of the message.
+		s.run.ErrorMessage = strings.TrimPrefix(runErr.Error(), s.run.ErrorCategory+": ")
+	default:
+		if s.run.Retryable > 0 {
+			s.run.Warnings = append(s.run.Warnings, fmt.Sprintf(
+				"%d records were not applied (the destination asked to retry them): the next run sends them again", s.run.Retryable))
+		}
+		s.run.Status = catalog.RunSucceeded
+		if len(s.run.Warnings) > 0 {
+			s.run.Status = catalog.RunWarning
+		}
+	}
+	s.result.Run = s.run
+	s.result.Full = s.full
+	if err := s.r.store.FinishRun(ctx, &s.run); err != nil {
+		s.logger.Error("recording the end of the run failed", LogError, err.Error())
+		runErr = errors.Join(runErr, fmt.Errorf("record run end: %w", err))
+	}
+	s.result.Run = s.run
+	if runErr == nil && s.act.FullResyncRequested {
+		// The full resync the provider (or the CLI) asked for is done.
+		if fresh, err := s.r.store.GetActivation(ctx, s.act.ID); err == nil {
+			if err := s.r.store.SetActivationSchedule(ctx, fresh.ID, fresh.NextRunAt, false); err != nil {
+				s.logger.Warn("clearing the full resync request failed; the next run is full again", LogError, err.Error())
+			}
+		}
+	}
+	s.r.metrics.observe(s.ws.Name, s.act.Name, &s.result, s.result.Duration)
+	attrs := []any{LogStatus, s.run.Status, LogDuration, s.result.Duration.Round(time.Millisecond).String(),
+		LogRows, s.run.RowsEvaluated, LogSkipped, s.run.RowsSkipped, LogAdded, s.run.Added, LogChanged, s.run.Changed,
+		LogRemoved, s.run.Removed, LogSent, s.result.Sent, LogAcked, s.run.Acknowledged, LogRejected, s.run.Rejected,
+		LogRetryable, s.run.Retryable, LogNotSent, s.result.NotSent, LogRequests, s.run.Requests}
+	if runErr != nil {
+		attrs = append(attrs, LogCategory, s.run.ErrorCategory, LogError, runErr.Error())
+		s.logger.Error("run finished", attrs...)
+	} else {
+		s.logger.Info("run finished", attrs...)
+	}
+	s.progress(PhaseDone)
+	res := s.result
+	if runErr != nil && s.run.Status == catalog.RunInterrupted {
+		return &res, errStopped
+	}
+	return &res, runErr
+}
+
+// progress reports the counts to the caller's callback and, every ProgressInterval, to the
+// catalog.
+func (s *syncRun) progress(phase string) {
+	if s.opts.Progress != nil {
+		s.opts.Progress(Progress{
+			RunID: s.run.ID, Phase: phase, Full: s.full, StartedAt: s.start,
+			RowsEvaluated: s.run.RowsEvaluated, RowsSkipped: s.run.RowsSkipped,
+			Added: s.run.Added, Changed: s.run.Changed, Removed: s.run.Removed,
+			ToSend: s.toSend, Sent: s.result.Sent, Acknowledged: s.run.Acknowledged,
+			Rejected: s.run.Rejected, Requests: max(s.run.Requests, s.applies),
+		})
+	}
+	if phase == PhaseDone || phase == PhaseStarting {
+		return
+	}
+	if now := s.r.now(); now.Sub(s.lastStore) >= s.r.progressInt {
+		s.lastStore = now
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.stop), 5*time.Second)
+		defer cancel()
+		snap := s.run
+		snap.Requests = max(s.run.Requests, s.applies)
+		if err := s.r.store.UpdateRunProgress(ctx, &snap); err != nil {
+			s.logger.Warn("storing run progress failed", LogError, err.Error())
+		}
+	}
+}
+
+// scanString turns a scanned text value into a string.
+func scanString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	case nil:
+		return ""
+	}
+	return fmt.Sprint(v)
+}
