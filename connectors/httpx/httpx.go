@@ -6,7 +6,10 @@
 //
 // Contract of Client.Do:
 //   - network errors, 408, 429 and 5xx (except 501) are retried up to MaxRetries times;
-//     Retry-After on 429/503 is honoured (seconds or HTTP-date) up to MaxRetryAfter;
+//     Retry-After on 429/503 is honoured (seconds or HTTP-date) up to MaxRetryAfter; a 429
+//     without Retry-After falls back to a rate-limit reset header (X-RateLimit-Reset and
+//     its variants: an epoch in seconds or milliseconds, or seconds until the reset, told
+//     apart by magnitude), and else to the jittered backoff;
 //   - any other answer (2xx, 3xx, 4xx, 501) is returned as a response for the platform to
 //     interpret, typically with Classify; redirects are not followed, so credentials in custom
 //     headers never travel to another host;
@@ -24,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -65,9 +69,10 @@ type Options struct {
 	// (defaults 500ms and 30s). The wait before retry n is drawn from [d/2, d] with
 	// d = min(MinBackoff·2ⁿ, MaxBackoff).
 	MinBackoff, MaxBackoff time.Duration
-	// MaxRetryAfter caps how long a server-requested Retry-After (on 429 and 503) is honoured;
-	// it may exceed MaxBackoff. A longer request ends the call with a retryable error instead
-	// of waiting, so a run does not stall. Default 5 minutes.
+	// MaxRetryAfter caps how long a server-requested delay (Retry-After on 429 and 503, or a
+	// rate-limit reset header on 429) is honoured; it may exceed MaxBackoff. A longer request
+	// ends the call with a retryable error instead of waiting, so a run does not stall.
+	// Default 5 minutes.
 	MaxRetryAfter time.Duration
 	// RequestsPerSecond limits attempts (retries included) with a token bucket of size Burst
 	// (default 1). 0 means unlimited.
@@ -262,7 +267,8 @@ type StatusError struct {
 	// Snippet is the start of the response body (at most 300 characters, secrets redacted
 	// when produced by Client.Do).
 	Snippet string
-	// RetryAfter is the server's Retry-After, 0 when absent.
+	// RetryAfter is the delay the server asked for (Retry-After, or the time until its
+	// rate-limit reset header), 0 when absent.
 	RetryAfter time.Duration
 	// Attempts is the number of attempts made (0 when built by Classify).
 	Attempts int
@@ -533,20 +539,65 @@ func (c *Client) backoff(minB, maxB time.Duration, attempt int, resp *http.Respo
 	return half + rand.N(d-half+1) //nolint:gosec // backoff jitter needs no cryptographic randomness
 }
 
-// retryAfter reads Retry-After on 429 and 503 answers: delay-seconds or an HTTP-date (a
-// past date means now).
+// maxServerDelay bounds any server-requested delay before it is compared with MaxRetryAfter,
+// so absurd values cannot overflow a time.Duration.
+const maxServerDelay = 24 * time.Hour
+
+// resetHeaders are the rate-limit reset headers read, in this order, when a 429 answer
+// carries no usable Retry-After. Vendors that only announce when their rate-limit window
+// resets (Braze, SendGrid, Intercom, Criteo, GitHub-style APIs) put it there. Header names
+// are case-insensitive, so x-ratelimit-reset (HTTP/2) is the same header.
+var resetHeaders = []string{"X-RateLimit-Reset", "X-Rate-Limit-Reset", "RateLimit-Reset"}
+
+// Thresholds that tell the forms of a reset header value apart. No delay worth waiting is
+// anywhere near 10⁹ seconds (31 years), and no epoch in seconds reaches 10¹² before the
+// year 33658, so the three ranges cannot be confused.
+const (
+	epochSecondsFrom = 1e9  // from 2001-09-09 as an epoch in seconds
+	epochMillisFrom  = 1e12 // from 2001-09-09 as an epoch in milliseconds
+)
+
+// retryAfter reads the delay a 429 or 503 answer asks for: Retry-After (delay-seconds or an
+// HTTP-date; a past date means now), else, on 429 only, a rate-limit reset header.
 func retryAfter(resp *http.Response) (time.Duration, bool) {
 	if resp == nil {
 		return 0, false
 	}
-	return parseRetryAfter(resp.StatusCode, resp.Header)
+	return parseRetryDelay(resp.StatusCode, resp.Header, time.Now())
 }
 
+// parseRetryAfter is parseRetryDelay at the current time.
 func parseRetryAfter(status int, h http.Header) (time.Duration, bool) {
+	return parseRetryDelay(status, h, time.Now())
+}
+
+// parseRetryDelay returns the delay the server asked for, as of now, and whether it asked
+// for one. Retry-After is honoured on 429 and 503. On a 429 without a usable Retry-After,
+// the first parsable resetHeaders value is read by magnitude: below 10⁹ it is the number of
+// seconds until the reset (RateLimit-Reset, Criteo, some X-RateLimit-Reset users); from 10⁹
+// an epoch in seconds (Braze, SendGrid, Intercom); from 10¹² an epoch in milliseconds. An
+// epoch already past (the window has reset, or the clocks disagree) yields no delay, so the
+// jittered backoff applies instead of an immediate retry.
+func parseRetryDelay(status int, h http.Header, now time.Time) (time.Duration, bool) {
 	if status != http.StatusTooManyRequests && status != http.StatusServiceUnavailable {
 		return 0, false
 	}
-	v := strings.TrimSpace(h.Get("Retry-After"))
+	if d, ok := parseRetryAfterHeader(h.Get("Retry-After"), now); ok {
+		return d, true
+	}
+	if status != http.StatusTooManyRequests {
+		return 0, false
+	}
+	for _, name := range resetHeaders {
+		if d, ok := parseResetHeader(h.Get(name), now); ok {
+			return d, true
+		}
+	}
+	return 0, false
+}
+
+func parseRetryAfterHeader(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, false
 	}
@@ -554,19 +605,46 @@ func parseRetryAfter(status int, h http.Header) (time.Duration, bool) {
 		if secs < 0 {
 			return 0, false
 		}
-		if secs > int64(24*time.Hour/time.Second) {
-			secs = int64(24 * time.Hour / time.Second)
-		}
-		return time.Duration(secs) * time.Second, true
+		return time.Duration(min(secs, int64(maxServerDelay/time.Second))) * time.Second, true
 	}
 	t, err := http.ParseTime(v)
 	if err != nil {
 		return 0, false
 	}
-	if d := time.Until(t); d > 0 {
-		return d, true
+	if d := t.Sub(now); d > 0 {
+		return min(d, maxServerDelay), true
 	}
 	return 0, true
+}
+
+// parseResetHeader reads one rate-limit reset value (integer or decimal): seconds until the
+// reset, or an epoch in seconds or milliseconds, told apart by magnitude.
+func parseResetHeader(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+		return 0, false
+	}
+	var d time.Duration
+	switch {
+	case f >= epochMillisFrom:
+		d = time.UnixMilli(int64(f)).Sub(now)
+	case f >= epochSecondsFrom:
+		sec, frac := math.Modf(f)
+		d = time.Unix(int64(sec), int64(frac*1e9)).Sub(now)
+	default:
+		if f >= maxServerDelay.Seconds() {
+			return maxServerDelay, true
+		}
+		return time.Duration(f * float64(time.Second)), true
+	}
+	if d <= 0 {
+		return 0, false
+	}
+	return min(d, maxServerDelay), true
 }
 
 // transportError classifies an error from the retry loop (no usable response).

@@ -560,3 +560,126 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+func TestRateLimitResetHeaderParsing(t *testing.T) {
+	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	epoch := func(d time.Duration) string { return strconv.FormatInt(now.Add(d).Unix(), 10) }
+	hdr := func(kv ...string) http.Header {
+		h := http.Header{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			h.Set(kv[i], kv[i+1])
+		}
+		return h
+	}
+	cases := []struct {
+		name   string
+		status int
+		h      http.Header
+		ok     bool
+		want   time.Duration
+	}{
+		{"epoch seconds (Braze)", 429, hdr("X-RateLimit-Reset", epoch(3*time.Second)), true, 3 * time.Second},
+		{"epoch seconds, lowercase name", 429, hdr("x-ratelimit-reset", epoch(40*time.Second)), true, 40 * time.Second},
+		{"epoch with fraction", 429, hdr("X-RateLimit-Reset", strconv.FormatInt(now.Unix()+2, 10)+".5"), true, 2500 * time.Millisecond},
+		{"epoch milliseconds", 429, hdr("X-RateLimit-Reset", strconv.FormatInt(now.Add(1500*time.Millisecond).UnixMilli(), 10)), true, 1500 * time.Millisecond},
+		{"seconds until reset", 429, hdr("X-RateLimit-Reset", "12"), true, 12 * time.Second},
+		{"decimal seconds until reset", 429, hdr("X-Rate-Limit-Reset", "0.25"), true, 250 * time.Millisecond},
+		{"IETF RateLimit-Reset delta", 429, hdr("RateLimit-Reset", "7"), true, 7 * time.Second},
+		{"zero delta means now", 429, hdr("X-RateLimit-Reset", "0"), true, 0},
+		{"huge delta is capped", 429, hdr("X-RateLimit-Reset", "999999999"), true, 24 * time.Hour},
+		{"far epoch is capped", 429, hdr("X-RateLimit-Reset", epoch(72*time.Hour)), true, 24 * time.Hour},
+		{"past epoch falls back to backoff", 429, hdr("X-RateLimit-Reset", epoch(-5*time.Second)), false, 0},
+		{"negative", 429, hdr("X-RateLimit-Reset", "-3"), false, 0},
+		{"garbage", 429, hdr("X-RateLimit-Reset", "soon"), false, 0},
+		{"not a number", 429, hdr("X-RateLimit-Reset", "NaN"), false, 0},
+		{"absent", 429, hdr(), false, 0},
+		{"Retry-After wins", 429, hdr("Retry-After", "4", "X-RateLimit-Reset", epoch(30*time.Second)), true, 4 * time.Second},
+		{"unusable Retry-After falls through", 429, hdr("Retry-After", "later", "X-RateLimit-Reset", epoch(9*time.Second)), true, 9 * time.Second},
+		{"first parsable header wins", 429, hdr("X-RateLimit-Reset", "x", "RateLimit-Reset", "6"), true, 6 * time.Second},
+		{"reset ignored on 503", 503, hdr("X-RateLimit-Reset", epoch(3*time.Second)), false, 0},
+		{"reset ignored on 500", 500, hdr("X-RateLimit-Reset", "3"), false, 0},
+		{"Retry-After HTTP-date against the given clock", 503, hdr("Retry-After", now.Add(20*time.Second).Format(http.TimeFormat)), true, 20 * time.Second},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d, ok := parseRetryDelay(tc.status, tc.h, now)
+			if ok != tc.ok || d != tc.want {
+				t.Errorf("parseRetryDelay = %s, %v; want %s, %v", d, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+func TestRateLimitResetEpochIsHonoured(t *testing.T) {
+	var hits atomic.Int32
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) == 1 {
+			// Braze style: no Retry-After, the window's end as UTC epoch seconds.
+			w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Unix()+2, 10))
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+	}))
+	c := New(fastOpts(3)) // backoff alone would wait ~1ms
+	start := time.Now()
+	resp, err := post(t, c, context.Background(), srv.URL, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	// The reset is 1 to 2 seconds away (whole seconds).
+	if d := time.Since(start); d < 900*time.Millisecond || d > 10*time.Second {
+		t.Errorf("retried after %s, want about the time until X-RateLimit-Reset", d)
+	}
+	if hits.Load() != 2 {
+		t.Errorf("hits = %d, want 2", hits.Load())
+	}
+}
+
+func TestRateLimitResetBeyondCapFailsFast(t *testing.T) {
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10))
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	opts := fastOpts(5)
+	opts.MaxRetryAfter = 100 * time.Millisecond
+	c := New(opts)
+	start := time.Now()
+	err := postErr(t, c, context.Background(), srv.URL)
+	if time.Since(start) > 2*time.Second {
+		t.Errorf("took %s; a reset beyond the cap must not be waited", time.Since(start))
+	}
+	if connectors.CategoryOf(err) != connectors.CategoryRateLimit || !connectors.IsRetryable(err) {
+		t.Fatalf("err = %v, want retryable rate_limit", err)
+	}
+	var se *StatusError
+	if !errors.As(err, &se) || se.RetryAfter < 59*time.Minute || se.RetryAfter > time.Hour || c.Requests() != 1 {
+		t.Errorf("StatusError = %+v after %d requests, want RetryAfter ≈1h after 1 request", se, c.Requests())
+	}
+}
+
+func TestPastRateLimitResetUsesBackoff(t *testing.T) {
+	var hits atomic.Int32
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) <= 2 {
+			w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(-time.Minute).Unix(), 10))
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	c := New(fastOpts(3))
+	start := time.Now()
+	resp, err := post(t, c, context.Background(), srv.URL, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %s; a past reset must fall back to the short backoff", d)
+	}
+	if hits.Load() != 3 {
+		t.Errorf("hits = %d, want 3", hits.Load())
+	}
+}
