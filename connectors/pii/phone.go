@@ -1,6 +1,7 @@
 package pii
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
@@ -36,10 +37,10 @@ func NormalizePhone(raw, defaultRegion string) (string, error) {
 	}
 	num, err := phonenumbers.Parse(s, region)
 	if err != nil {
-		switch err {
-		case phonenumbers.ErrInvalidCountryCode:
+		switch {
+		case errors.Is(err, phonenumbers.ErrInvalidCountryCode):
 			return "", invalid(RulePhone, "the country code is missing or unknown; write the number with +<country code> or set a default region")
-		case phonenumbers.ErrNotANumber:
+		case errors.Is(err, phonenumbers.ErrNotANumber):
 			return "", invalid(RulePhone, "the value is not a phone number")
 		default:
 			return "", invalid(RulePhone, "the number cannot be parsed (%v)", err)
