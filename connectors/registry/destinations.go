@@ -2,7 +2,10 @@ package registry
 
 import (
 	"dinmo/connectors/destination"
+	"dinmo/connectors/destination/braze"
 	"dinmo/connectors/destination/file"
+	"dinmo/connectors/destination/hubspot"
+	"dinmo/connectors/destination/meta"
 	"dinmo/connectors/destination/webhook"
 )
 
@@ -10,7 +13,10 @@ import (
 // Adding a platform means adding it here; there is no init() registration.
 func Destinations() []destination.Platform {
 	return []destination.Platform{
+		braze.New(),
 		file.New(),
+		hubspot.New(),
+		meta.New(),
 		webhook.New(),
 	}
 }

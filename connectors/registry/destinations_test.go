@@ -9,7 +9,7 @@ func TestDestinationsAreValidAndUnique(t *testing.T) {
 	if err != nil {
 		t.Fatalf("built-in destinations: %v", err)
 	}
-	for _, name := range []string{"file", "webhook"} {
+	for _, name := range []string{"braze", "file", "hubspot", "meta", "webhook"} {
 		d, ok := r.Destination(name)
 		if !ok {
 			t.Errorf("platform %q is not registered", name)
