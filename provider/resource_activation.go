@@ -1,0 +1,656 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"dinmo/catalog"
+	"dinmo/connectors/destination"
+	"dinmo/connectors/warehouse/deltasql"
+	"dinmo/provider/internal/diagnostics"
+)
+
+var (
+	_ resource.Resource                     = (*activationResource)(nil)
+	_ resource.ResourceWithConfigure        = (*activationResource)(nil)
+	_ resource.ResourceWithImportState      = (*activationResource)(nil)
+	_ resource.ResourceWithConfigValidators = (*activationResource)(nil)
+	_ resource.ResourceWithValidateConfig   = (*activationResource)(nil)
+	_ resource.ResourceWithModifyPlan       = (*activationResource)(nil)
+)
+
+// reservedFieldPrefix starts the names dinmo gives its own columns in snapshot tables;
+// destination fields may not use it.
+const reservedFieldPrefix = "_dinmo"
+
+func newActivationResource() resource.Resource { return &activationResource{} }
+
+// activationResource manages an activation: which rows (a segment or a model) go to which
+// destination service, how (run type, sync mode, mappings) and when (schedule). The runner
+// executes it; the provider only declares it.
+type activationResource struct {
+	resourceBase
+}
+
+func (r *activationResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_activation"
+}
+
+var scheduleAttrTypes = map[string]attr.Type{"type": types.StringType, "every": types.StringType}
+
+func (r *activationResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "An activation sends the rows of a segment (or a whole model) to one service of a destination. " +
+			"The service, sync mode, run type and mappings are checked at plan time against what the destination's platform " +
+			"declares and the model's columns. The dinmo runner executes it on its schedule.\n\n" +
+			"Changing `segment_id`, `model_id`, `destination_id`, `service`, `sync_mode` or `mappings` makes the next run a " +
+			"**full** run (every row is sent again), because the stored snapshot no longer matches what the destination holds.\n\n" +
+			"Destroying an activation also drops its snapshot tables in the source's `dinmo_delta_storage` schema.\n\n" +
+			"Import with `<workspace name>/<activation name>` or the catalog id.",
+		Attributes: map[string]schema.Attribute{
+			"id":           idAttribute("activation"),
+			"workspace_id": workspaceIDAttribute("activation"),
+			"name":         nameAttribute("activation", false),
+			"description": schema.StringAttribute{
+				MarkdownDescription: "Free-text description.",
+				Optional:            true, Computed: true, Default: stringdefault.StaticString(""),
+			},
+			"segment_id": schema.StringAttribute{
+				MarkdownDescription: "Id of the segment whose rows are sent (`dinmo_segment.<name>.id`). Exactly one of `segment_id` and `model_id` must be set.",
+				Optional:            true,
+			},
+			"model_id": schema.StringAttribute{
+				MarkdownDescription: "Id of the model whose rows are all sent (`dinmo_model.<name>.id`). Exactly one of `segment_id` and `model_id` must be set.",
+				Optional:            true,
+			},
+			"destination_id": schema.StringAttribute{
+				MarkdownDescription: "Id of the destination (`dinmo_destination.<name>.id`).",
+				Required:            true,
+			},
+			"service": schema.StringAttribute{
+				MarkdownDescription: "The destination service written to (for example `records` for a webhook). Must be one the destination's platform offers.",
+				Required:            true,
+			},
+			"sync_mode": schema.StringAttribute{
+				MarkdownDescription: "How rows are applied: `insert`, `update`, `upsert`, `mirror` (also deletes what left the segment), " +
+					"`list` (audience membership) or `events`. Must be one the service supports.",
+				Required: true,
+			},
+			"run_type": schema.StringAttribute{
+				MarkdownDescription: "What recurring runs process: `delta` (only what changed since the last run) or `full` (every row, every time). Defaults to `delta`.",
+				Optional:            true, Computed: true, Default: stringdefault.StaticString(string(destination.RunDelta)),
+				Validators: []validator.String{stringvalidator.OneOf(string(destination.RunDelta), string(destination.RunFull))},
+			},
+			"mappings": schema.MapAttribute{
+				MarkdownDescription: "Destination field → model column. Columns must exist in the model; fields must be ones the service " +
+					"declares unless it accepts custom fields, and every field the service requires must be mapped. Field names may not start with `_dinmo`.",
+				ElementType: types.StringType,
+				Optional:    true,
+				Validators:  []validator.Map{mapvalidator.SizeAtLeast(1)},
+			},
+			"schedule": schema.SingleNestedAttribute{
+				MarkdownDescription: "When the runner starts the activation by itself. Defaults to `{ type = \"manual\" }` (only on demand).",
+				Optional:            true, Computed: true,
+				Default: objectdefault.StaticValue(types.ObjectValueMust(scheduleAttrTypes, map[string]attr.Value{
+					"type": types.StringValue(catalog.ScheduleManual), "every": types.StringNull(),
+				})),
+				Attributes: map[string]schema.Attribute{
+					"type": schema.StringAttribute{
+						MarkdownDescription: "`manual` (run only on demand) or `interval` (every `every`). Defaults to `manual`.",
+						Optional:            true, Computed: true, Default: stringdefault.StaticString(catalog.ScheduleManual),
+						Validators: []validator.String{stringvalidator.OneOf(catalog.ScheduleManual, catalog.ScheduleInterval)},
+					},
+					"every": schema.StringAttribute{
+						MarkdownDescription: "Interval between runs for `interval` schedules, at least one minute: a number and a unit, such as `15m`, `1h`, `1h30m` or `1d`.",
+						Optional:            true,
+					},
+				},
+			},
+			"enabled": schema.BoolAttribute{
+				MarkdownDescription: "Whether the runner schedules the activation. Defaults to `true`.",
+				Optional:            true, Computed: true, Default: booldefault.StaticBool(true),
+			},
+			"paused": schema.BoolAttribute{
+				MarkdownDescription: "Whether the runner paused the activation (automatically, after a broken dependency or refused credentials, or by an operator). Read from the catalog.",
+				Computed:            true,
+			},
+			"pause_reason": schema.StringAttribute{
+				MarkdownDescription: "Why the activation is paused (empty when it is not). Read from the catalog.",
+				Computed:            true,
+			},
+		},
+	}
+}
+
+func (r *activationResource) ConfigValidators(context.Context) []resource.ConfigValidator {
+	return []resource.ConfigValidator{resourcevalidator.ExactlyOneOf(path.MatchRoot("segment_id"), path.MatchRoot("model_id"))}
+}
+
+// ValidateConfig checks what needs no catalog: the schedule and reserved field names.
+func (r *activationResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var cfg activationModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if mappings, known := stringMap(cfg.Mappings); known || mappings != nil {
+		for _, field := range sortedKeys(mappings) {
+			if strings.HasPrefix(strings.ToLower(field), reservedFieldPrefix) {
+				diagnostics.AddAttributeError(&resp.Diagnostics, path.Root("mappings").AtMapKey(field), "Reserved Field Name",
+					fmt.Sprintf("Destination field %q starts with %q, which dinmo reserves for its own columns.", field, reservedFieldPrefix),
+					"Rename the field.", nil)
+			}
+		}
+	}
+	if cfg.Schedule.IsNull() || cfg.Schedule.IsUnknown() {
+		return
+	}
+	a := cfg.Schedule.Attributes()
+	typ, _ := a["type"].(types.String)
+	every, _ := a["every"].(types.String)
+	if typ.IsUnknown() || every.IsUnknown() {
+		return
+	}
+	kind := typ.ValueString()
+	if typ.IsNull() {
+		kind = catalog.ScheduleManual
+	}
+	_, d := scheduleFrom(kind, every)
+	resp.Diagnostics.Append(d...)
+}
+
+// scheduleFrom validates and builds a schedule.
+func scheduleFrom(kind string, every types.String) (catalog.Schedule, diag.Diagnostics) {
+	var d diag.Diagnostics
+	everyPath := path.Root("schedule").AtName("every")
+	switch kind {
+	case catalog.ScheduleInterval:
+		if every.IsNull() || every.ValueString() == "" {
+			diagnostics.AddAttributeError(&d, everyPath, "Missing Schedule Interval",
+				"An interval schedule needs schedule.every.", "Set it, for example every = \"1h\" (at least 1m).", nil)
+			return catalog.Schedule{}, d
+		}
+		dur, err := parseEvery(every.ValueString())
+		if err != nil {
+			diagnostics.AddAttributeError(&d, everyPath, "Invalid Schedule Interval", "schedule.every cannot be read as a duration.",
+				"Write a number and a unit: 15m, 1h, 1h30m, 1d.", err)
+			return catalog.Schedule{}, d
+		}
+		if dur < minInterval {
+			diagnostics.AddAttributeError(&d, everyPath, "Schedule Interval Too Short",
+				fmt.Sprintf("schedule.every is %s; the shortest interval is %s.", formatEvery(dur), formatEvery(minInterval)), "Use 1m or more.", nil)
+			return catalog.Schedule{}, d
+		}
+		return catalog.Schedule{Type: catalog.ScheduleInterval, Every: dur}, d
+	default:
+		if !every.IsNull() && every.ValueString() != "" {
+			diagnostics.AddAttributeError(&d, everyPath, "Interval On A Manual Schedule",
+				"schedule.every is only used by interval schedules.", "Set type = \"interval\", or remove every.", nil)
+			return catalog.Schedule{}, d
+		}
+		return catalog.Schedule{Type: catalog.ScheduleManual}, d
+	}
+}
+
+// ModifyPlan checks the activation against the catalog when its references are known: the
+// service, sync mode and run type against the platform's declaration, and the mappings against
+// the service's fields and the model's columns.
+func (r *activationResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || !r.configured() {
+		return
+	}
+	var plan activationModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	r.validateRefs(ctx, plan, true, &resp.Diagnostics)
+}
+
+// validateRefs checks the references of an activation. At plan time (planning true) a
+// reference that is unknown or not in the catalog yet is skipped, since it may be created in the
+// same apply; at apply time it is an error.
+func (r *activationResource) validateRefs(ctx context.Context, p activationModel, planning bool, d *diag.Diagnostics) {
+	ws := p.WorkspaceID.ValueString()
+	mappings, mappingsKnown := stringMap(p.Mappings)
+
+	// Destination, service, sync mode, run type, fields.
+	if !p.DestinationID.IsUnknown() {
+		dest, err := r.data.Store.GetDestination(ctx, p.DestinationID.ValueString())
+		switch {
+		case errors.Is(err, catalog.ErrNotFound) && planning:
+		case err != nil:
+			r.refError(d, "destination_id", catalog.KindDestination, p.DestinationID.ValueString(), err)
+		case !p.WorkspaceID.IsUnknown() && dest.WorkspaceID != ws:
+			diagnostics.AddAttributeError(d, path.Root("destination_id"), "Invalid Activation",
+				fmt.Sprintf("Destination %q belongs to another workspace than the activation.", dest.Name), "Use a destination of the activation's workspace.", nil)
+		default:
+			r.validateService(dest, p, mappings, mappingsKnown, d)
+		}
+	}
+
+	// Columns of the model (directly or through the segment).
+	var m *catalog.Model
+	switch {
+	case !p.SegmentID.IsNull() && !p.SegmentID.IsUnknown():
+		s, err := r.data.Store.GetSegment(ctx, p.SegmentID.ValueString())
+		if errors.Is(err, catalog.ErrNotFound) && planning {
+			return
+		}
+		if err != nil {
+			r.refError(d, "segment_id", catalog.KindSegment, p.SegmentID.ValueString(), err)
+			return
+		}
+		if !p.WorkspaceID.IsUnknown() && s.WorkspaceID != ws {
+			diagnostics.AddAttributeError(d, path.Root("segment_id"), "Invalid Activation",
+				fmt.Sprintf("Segment %q belongs to another workspace than the activation.", s.Name), "Use a segment of the activation's workspace.", nil)
+			return
+		}
+		if m, err = r.data.Store.GetModel(ctx, s.ModelID); err != nil {
+			addStoreError(d, "Invalid Activation", catalog.KindModel, s.ModelID, err)
+			return
+		}
+	case !p.ModelID.IsNull() && !p.ModelID.IsUnknown():
+		var err error
+		m, err = r.data.Store.GetModel(ctx, p.ModelID.ValueString())
+		if errors.Is(err, catalog.ErrNotFound) && planning {
+			return
+		}
+		if err != nil {
+			r.refError(d, "model_id", catalog.KindModel, p.ModelID.ValueString(), err)
+			return
+		}
+		if !p.WorkspaceID.IsUnknown() && m.WorkspaceID != ws {
+			diagnostics.AddAttributeError(d, path.Root("model_id"), "Invalid Activation",
+				fmt.Sprintf("Model %q belongs to another workspace than the activation.", m.Name), "Use a model of the activation's workspace.", nil)
+			return
+		}
+	default:
+		return
+	}
+	cols := map[string]bool{}
+	var names []string
+	for _, c := range m.Columns {
+		cols[c.Name] = true
+		names = append(names, c.Name)
+	}
+	for _, field := range sortedKeys(mappings) {
+		if col := mappings[field]; !cols[col] {
+			diagnostics.AddAttributeError(d, path.Root("mappings").AtMapKey(field), "Unknown Model Column",
+				fmt.Sprintf("Field %q is mapped to column %q, which model %q does not have.", field, col, m.Name),
+				"Map it to one of the model's columns: "+strings.Join(names, ", ")+".", nil)
+		}
+	}
+}
+
+func (r *activationResource) refError(d *diag.Diagnostics, attrName, kind, id string, err error) {
+	if errors.Is(err, catalog.ErrNotFound) {
+		diagnostics.AddAttributeError(d, path.Root(attrName), "Invalid Activation", fmt.Sprintf("The catalog has no %s with id %q.", kind, id),
+			fmt.Sprintf("Reference an existing dinmo_%s.", kind), err)
+		return
+	}
+	addStoreError(d, "Invalid Activation", kind, id, err)
+}
+
+// validateService checks service, sync mode, run type and mapped fields against the platform's
+// declaration.
+func (r *activationResource) validateService(dest *catalog.Destination, p activationModel, mappings map[string]string, mappingsKnown bool, d *diag.Diagnostics) {
+	platform, ok := r.data.Registry.Destination(dest.Platform)
+	if !ok {
+		diagnostics.AddAttributeError(d, path.Root("destination_id"), "Invalid Activation",
+			fmt.Sprintf("Destination %q uses platform %q, which this provider build does not know.", dest.Name, dest.Platform),
+			"Use a provider version that supports it.", nil)
+		return
+	}
+	spec := platform.Spec()
+	if p.Service.IsUnknown() {
+		return
+	}
+	svc, ok := spec.Service(p.Service.ValueString())
+	if !ok {
+		var names []string
+		for _, s := range spec.Services {
+			names = append(names, s.Name)
+		}
+		diagnostics.AddAttributeError(d, path.Root("service"), "Unknown Destination Service",
+			fmt.Sprintf("Platform %s has no service %q.", spec.Platform, p.Service.ValueString()),
+			fmt.Sprintf("Services of platform %s: %s.", spec.Platform, strings.Join(names, ", ")), nil)
+		return
+	}
+	if !p.SyncMode.IsUnknown() && !svc.SupportsMode(destination.SyncMode(p.SyncMode.ValueString())) {
+		modes := make([]string, len(svc.SyncModes))
+		for i, m := range svc.SyncModes {
+			modes[i] = string(m)
+		}
+		diagnostics.AddAttributeError(d, path.Root("sync_mode"), "Unsupported Sync Mode",
+			fmt.Sprintf("Sync mode %q is not supported: service %s of platform %s supports: %s.", p.SyncMode.ValueString(), svc.Name, spec.Platform, strings.Join(modes, ", ")),
+			"Choose one of those sync modes.", nil)
+	}
+	if !p.RunType.IsUnknown() && !svc.SupportsRunType(destination.RunType(p.RunType.ValueString())) {
+		runTypes := make([]string, len(svc.RunTypes))
+		for i, t := range svc.RunTypes {
+			runTypes[i] = string(t)
+		}
+		diagnostics.AddAttributeError(d, path.Root("run_type"), "Unsupported Run Type",
+			fmt.Sprintf("Run type %q is not supported: service %s of platform %s supports: %s.", p.RunType.ValueString(), svc.Name, spec.Platform, strings.Join(runTypes, ", ")),
+			"Choose one of those run types.", nil)
+	}
+	if !mappingsKnown {
+		return
+	}
+	declared := map[string]bool{}
+	var fieldNames []string
+	for _, f := range svc.Fields {
+		declared[f.Name] = true
+		fieldNames = append(fieldNames, f.Name)
+	}
+	sort.Strings(fieldNames)
+	if !svc.AllowCustomFields {
+		for _, field := range sortedKeys(mappings) {
+			if !declared[field] {
+				diagnostics.AddAttributeError(d, path.Root("mappings").AtMapKey(field), "Unknown Destination Field",
+					fmt.Sprintf("Service %s of platform %s has no field %q and does not accept custom fields.", svc.Name, spec.Platform, field),
+					"Map one of its fields: "+strings.Join(fieldNames, ", ")+".", nil)
+			}
+		}
+	}
+	for _, f := range svc.Fields {
+		if _, ok := mappings[f.Name]; f.Required && !ok {
+			diagnostics.AddAttributeError(d, path.Root("mappings"), "Missing Required Field",
+				fmt.Sprintf("Service %s of platform %s requires field %q.", svc.Name, spec.Platform, f.Name),
+				fmt.Sprintf("Add a mapping %q = \"<model column>\".", f.Name), nil)
+		}
+	}
+}
+
+func (r *activationResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	const summary = "Cannot Create Activation"
+	var plan activationModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	r.validateRefs(ctx, plan, false, &resp.Diagnostics)
+	a := &catalog.Activation{Enabled: true}
+	resp.Diagnostics.Append(plan.toCatalog(a)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	a.NextRunAt = nextRun(a.Schedule, a.Enabled, time.Now())
+	if err := r.data.Store.CreateActivation(r.data.ctx(ctx), a); err != nil {
+		addStoreError(&resp.Diagnostics, summary, catalog.KindActivation, a.Name, err)
+		return
+	}
+	tflog.Info(ctx, "created activation", map[string]any{"activation_id": a.ID, "service": a.Service, "sync_mode": a.SyncMode, "scheduled": a.NextRunAt != nil})
+	plan.fromCatalog(a)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// nextRun is when the runner should start an activation whose schedule or switch was just set:
+// now for an enabled interval schedule (so the runner picks it up), never otherwise.
+func nextRun(s catalog.Schedule, enabled bool, now time.Time) *time.Time {
+	if !enabled || s.Type != catalog.ScheduleInterval {
+		return nil
+	}
+	t := now.UTC()
+	return &t
+}
+
+func (r *activationResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state activationModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	a, err := r.data.Store.GetActivation(ctx, state.ID.ValueString())
+	if errors.Is(err, catalog.ErrNotFound) {
+		tflog.Info(ctx, "activation gone from the catalog; removing it from state", map[string]any{"activation_id": state.ID.ValueString()})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		addStoreError(&resp.Diagnostics, "Cannot Read Activation", catalog.KindActivation, state.Name.ValueString(), err)
+		return
+	}
+	state.fromCatalog(a)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *activationResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	const summary = "Cannot Update Activation"
+	var plan, state activationModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	r.validateRefs(ctx, plan, false, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	a, err := r.data.Store.GetActivation(ctx, state.ID.ValueString())
+	if err != nil {
+		addStoreError(&resp.Diagnostics, summary, catalog.KindActivation, state.Name.ValueString(), err)
+		return
+	}
+	prevSchedule, prevEnabled := a.Schedule, a.Enabled
+	resp.Diagnostics.Append(plan.toCatalog(a)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	a.FullResyncRequested = needsFullResync(plan, state)
+	if err := r.data.Store.UpdateActivation(r.data.ctx(ctx), a); err != nil {
+		addStoreError(&resp.Diagnostics, summary, catalog.KindActivation, a.Name, err)
+		return
+	}
+	if a.Schedule != prevSchedule || a.Enabled != prevEnabled {
+		next := nextRun(a.Schedule, a.Enabled, time.Now())
+		if err := r.data.Store.SetActivationSchedule(r.data.ctx(ctx), a.ID, next, a.FullResyncRequested); err != nil {
+			addStoreError(&resp.Diagnostics, summary, catalog.KindActivation, a.Name, err)
+			return
+		}
+		a.NextRunAt = next
+	}
+	tflog.Info(ctx, "updated activation", map[string]any{"activation_id": a.ID, "full_resync_requested": a.FullResyncRequested, "scheduled": a.NextRunAt != nil})
+	plan.fromCatalog(a)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// needsFullResync tells whether a change invalidates the stored snapshot: another source of
+// rows, another destination or service, another way of applying them, or other mapped fields.
+func needsFullResync(plan, state activationModel) bool {
+	return !plan.SegmentID.Equal(state.SegmentID) || !plan.ModelID.Equal(state.ModelID) ||
+		!plan.DestinationID.Equal(state.DestinationID) || !plan.Service.Equal(state.Service) ||
+		!plan.SyncMode.Equal(state.SyncMode) || !plan.Mappings.Equal(state.Mappings)
+}
+
+// Delete removes the activation from the catalog, then drops its delta tables from the
+// warehouse it reads (a warning if that warehouse cannot be reached).
+func (r *activationResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	const summary = "Cannot Delete Activation"
+	var state activationModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	a, err := r.data.Store.GetActivation(ctx, state.ID.ValueString())
+	if errors.Is(err, catalog.ErrNotFound) {
+		return
+	}
+	if err != nil {
+		addStoreError(&resp.Diagnostics, summary, catalog.KindActivation, state.Name.ValueString(), err)
+		return
+	}
+	sourceID, srcErr := r.sourceOf(ctx, a)
+	if err := r.data.Store.DeleteActivation(r.data.ctx(ctx), a.ID); err != nil && !errors.Is(err, catalog.ErrNotFound) {
+		addStoreError(&resp.Diagnostics, summary, catalog.KindActivation, a.Name, err)
+		return
+	}
+	tflog.Info(ctx, "deleted activation from the catalog", map[string]any{"activation_id": a.ID})
+	if srcErr == nil {
+		srcErr = r.dropDeltaTables(ctx, sourceID, a.ID)
+	}
+	if srcErr != nil {
+		diagnostics.AddWarning(&resp.Diagnostics, "Snapshot Tables Not Dropped",
+			fmt.Sprintf("Activation %q was removed from the catalog, but its tables in %s (named after id %s) could not be dropped.",
+				a.Name, "dinmo_delta_storage", a.ID),
+			"Drop them by hand if the warehouse is still in use.", srcErr)
+	}
+}
+
+// sourceOf returns the source an activation's rows come from.
+func (r *activationResource) sourceOf(ctx context.Context, a *catalog.Activation) (string, error) {
+	modelID := a.ModelID
+	if a.SegmentID != "" {
+		s, err := r.data.Store.GetSegment(ctx, a.SegmentID)
+		if err != nil {
+			return "", fmt.Errorf("loading segment %s: %w", a.SegmentID, err)
+		}
+		modelID = s.ModelID
+	}
+	m, err := r.data.Store.GetModel(ctx, modelID)
+	if err != nil {
+		return "", fmt.Errorf("loading model %s: %w", modelID, err)
+	}
+	return m.SourceID, nil
+}
+
+// dropDeltaTables drops the runner's tables of an activation (snapshot, run, checkpoint and
+// rejected records).
+func (r *activationResource) dropDeltaTables(ctx context.Context, sourceID, activationID string) error {
+	c, err := r.data.openSourceByID(ctx, sourceID)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	b, err := deltasql.New(c.Dialect(), activationID)
+	if err != nil {
+		return fmt.Errorf("naming the delta tables: %w", err)
+	}
+	var errs []error
+	for _, stmt := range []string{b.DropRun(), b.DropAck(), b.DropSnapshot(), c.Dialect().DropTable(b.Schema(), b.Tables().Rejected)} {
+		if err := c.exec(c.ctx, stmt); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (r *activationResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	r.importScoped(ctx, req, resp, catalog.KindActivation,
+		byName(catalog.Store.GetActivationByName, func(x *catalog.Activation) string { return x.ID }), byID(catalog.Store.GetActivation))
+}
+
+// activationModel is the Terraform state of an activation.
+type activationModel struct {
+	ID            types.String `tfsdk:"id"`
+	WorkspaceID   types.String `tfsdk:"workspace_id"`
+	Name          types.String `tfsdk:"name"`
+	Description   types.String `tfsdk:"description"`
+	SegmentID     types.String `tfsdk:"segment_id"`
+	ModelID       types.String `tfsdk:"model_id"`
+	DestinationID types.String `tfsdk:"destination_id"`
+	Service       types.String `tfsdk:"service"`
+	SyncMode      types.String `tfsdk:"sync_mode"`
+	RunType       types.String `tfsdk:"run_type"`
+	Mappings      types.Map    `tfsdk:"mappings"`
+	Schedule      types.Object `tfsdk:"schedule"`
+	Enabled       types.Bool   `tfsdk:"enabled"`
+	Paused        types.Bool   `tfsdk:"paused"`
+	PauseReason   types.String `tfsdk:"pause_reason"`
+}
+
+// toCatalog copies the declared attributes onto a.
+func (p *activationModel) toCatalog(a *catalog.Activation) diag.Diagnostics {
+	a.WorkspaceID = p.WorkspaceID.ValueString()
+	a.Name = p.Name.ValueString()
+	a.Description = p.Description.ValueString()
+	a.SegmentID = p.SegmentID.ValueString()
+	a.ModelID = p.ModelID.ValueString()
+	a.DestinationID = p.DestinationID.ValueString()
+	a.Service = p.Service.ValueString()
+	a.SyncMode = p.SyncMode.ValueString()
+	a.RunType = p.RunType.ValueString()
+	a.Enabled = p.Enabled.ValueBool()
+	mappings, _ := stringMap(p.Mappings)
+	a.Mappings = nil
+	for _, field := range sortedKeys(mappings) {
+		a.Mappings = append(a.Mappings, catalog.Mapping{Field: field, Column: mappings[field]})
+	}
+	kind := catalog.ScheduleManual
+	every := types.StringNull()
+	if !p.Schedule.IsNull() && !p.Schedule.IsUnknown() {
+		attrs := p.Schedule.Attributes()
+		if t, ok := attrs["type"].(types.String); ok && !t.IsNull() {
+			kind = t.ValueString()
+		}
+		if e, ok := attrs["every"].(types.String); ok {
+			every = e
+		}
+	}
+	s, d := scheduleFrom(kind, every)
+	a.Schedule = s
+	return d
+}
+
+// fromCatalog sets every attribute from the catalog's activation. An interval written by the
+// user is kept as written when it denotes the stored duration ("60m" stays "60m").
+func (p *activationModel) fromCatalog(a *catalog.Activation) {
+	p.ID = types.StringValue(a.ID)
+	p.WorkspaceID = types.StringValue(a.WorkspaceID)
+	p.Name = types.StringValue(a.Name)
+	p.Description = types.StringValue(a.Description)
+	p.SegmentID = optionalString(a.SegmentID)
+	p.ModelID = optionalString(a.ModelID)
+	p.DestinationID = types.StringValue(a.DestinationID)
+	p.Service = types.StringValue(a.Service)
+	p.SyncMode = types.StringValue(a.SyncMode)
+	p.RunType = types.StringValue(a.RunType)
+	p.Enabled = types.BoolValue(a.Enabled)
+	p.Paused = types.BoolValue(a.Paused)
+	p.PauseReason = types.StringValue(a.PauseReason)
+	if len(a.Mappings) == 0 {
+		p.Mappings = types.MapNull(types.StringType)
+	} else {
+		elems := make(map[string]attr.Value, len(a.Mappings))
+		for _, m := range a.Mappings {
+			elems[m.Field] = types.StringValue(m.Column)
+		}
+		p.Mappings = types.MapValueMust(types.StringType, elems)
+	}
+	every := types.StringNull()
+	if a.Schedule.Type == catalog.ScheduleInterval {
+		every = types.StringValue(formatEvery(a.Schedule.Every))
+		if !p.Schedule.IsNull() && !p.Schedule.IsUnknown() {
+			if prev, ok := p.Schedule.Attributes()["every"].(types.String); ok && !prev.IsNull() && !prev.IsUnknown() {
+				if d, err := parseEvery(prev.ValueString()); err == nil && d == a.Schedule.Every {
+					every = prev
+				}
+			}
+		}
+	}
+	kind := a.Schedule.Type
+	if kind == "" {
+		kind = catalog.ScheduleManual
+	}
+	p.Schedule = types.ObjectValueMust(scheduleAttrTypes, map[string]attr.Value{"type": types.StringValue(kind), "every": every})
+}

@@ -1,0 +1,142 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"dinmo/catalog"
+	"dinmo/connectors/warehouse"
+	"dinmo/segment"
+)
+
+// View naming: every model and segment has one view in the managed schema dinmo_segments,
+// named after the object, so users can query it and the runner can read it.
+const (
+	modelViewPrefix   = "model_"
+	segmentViewPrefix = "segment_"
+)
+
+func modelViewName(name string) string   { return modelViewPrefix + name }
+func segmentViewName(name string) string { return segmentViewPrefix + name }
+
+// displayViewName is the unquoted schema-qualified view name shown in state and stored in the
+// catalog, e.g. dinmo_segments.model_customers.
+func displayViewName(view string) string { return warehouse.SchemaSegments + "." + view }
+
+// modelQuery is the SELECT of a model's view: the user's SQL, or every column of a table whose
+// dotted name parts are each quoted by the dialect.
+func modelQuery(d warehouse.Dialect, sql, table string) string {
+	if table != "" {
+		return "SELECT * FROM " + d.Qualified(strings.Split(table, ".")...)
+	}
+	return warehouse.TrimQuery(sql)
+}
+
+func columnsToCatalog(cols []warehouse.Column) []catalog.Column {
+	out := make([]catalog.Column, len(cols))
+	for i, c := range cols {
+		out[i] = catalog.Column{Name: c.Name, Type: c.DatabaseType, Category: string(c.Category)}
+	}
+	return out
+}
+
+func columnsFromCatalog(cols []catalog.Column) []warehouse.Column {
+	out := make([]warehouse.Column, len(cols))
+	for i, c := range cols {
+		out[i] = warehouse.Column{Name: c.Name, DatabaseType: c.Type, Category: warehouse.TypeCategory(c.Category)}
+	}
+	return out
+}
+
+func columnNames(cols []warehouse.Column) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = c.Name
+	}
+	return out
+}
+
+// compileSegment compiles a segment's condition tree against its model's view and columns.
+func compileSegment(d warehouse.Dialect, modelName string, g segment.Group, cols []warehouse.Column) (string, error) {
+	return segment.Compile(d, warehouse.SchemaSegments, modelViewName(modelName), g, cols)
+}
+
+// segmentRebuild is one segment of a model whose view is being replaced, recompiled against the
+// model's new columns.
+type segmentRebuild struct {
+	seg catalog.Segment
+	sql string
+}
+
+// planSegmentRebuilds recompiles every segment of a model against the model's new columns,
+// before anything is changed in the warehouse, so a model change that would break a segment
+// fails with nothing done. The error names the segment and the condition at fault.
+func planSegmentRebuilds(ctx context.Context, store catalog.Store, d warehouse.Dialect, model *catalog.Model, cols []warehouse.Column) ([]segmentRebuild, error) {
+	segs, err := store.ListSegments(ctx, model.WorkspaceID)
+	if err != nil {
+		return nil, fmt.Errorf("listing the segments of model %q: %w", model.Name, err)
+	}
+	var out []segmentRebuild
+	var problems []error
+	for _, s := range segs {
+		if s.ModelID != model.ID {
+			continue
+		}
+		g, err := segment.Decode(s.Conditions)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("segment %q: %w", s.Name, err))
+			continue
+		}
+		if errs := segment.Validate(g, cols); len(errs) > 0 {
+			for _, e := range errs {
+				problems = append(problems, fmt.Errorf("segment %q, %s", s.Name, e.Error()))
+			}
+			continue
+		}
+		sql, err := compileSegment(d, model.Name, g, cols)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("segment %q: %w", s.Name, err))
+			continue
+		}
+		out = append(out, segmentRebuild{seg: s, sql: sql})
+	}
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
+	}
+	return out, nil
+}
+
+// dropSegmentViews drops the views of the segments about to be rebuilt.
+func dropSegmentViews(ctx context.Context, c *conn, rebuilds []segmentRebuild) error {
+	for _, rb := range rebuilds {
+		if err := c.exec(ctx, c.Dialect().DropView(warehouse.SchemaSegments, segmentViewName(rb.seg.Name))); err != nil {
+			return fmt.Errorf("dropping the view of segment %q: %w", rb.seg.Name, err)
+		}
+	}
+	return nil
+}
+
+// applySegmentRebuilds re-creates the views of a model's segments (the model's view may have
+// been dropped and re-created, which drops dependent views on PostgreSQL) and stores their new
+// compiled SQL.
+func applySegmentRebuilds(ctx context.Context, store catalog.Store, c *conn, rebuilds []segmentRebuild) error {
+	for _, rb := range rebuilds {
+		view := segmentViewName(rb.seg.Name)
+		if err := warehouse.ReplaceView(ctx, c.Warehouse, warehouse.SchemaSegments, view, rb.sql); err != nil {
+			return fmt.Errorf("re-creating the view of segment %q: %w", rb.seg.Name, c.redact(err))
+		}
+		if rb.seg.CompiledSQL != rb.sql {
+			s := rb.seg
+			s.CompiledSQL = rb.sql
+			if err := store.UpdateSegment(ctx, &s); err != nil {
+				return fmt.Errorf("storing the recompiled SQL of segment %q: %w", s.Name, err)
+			}
+		}
+		tflog.Debug(ctx, "re-created segment view", map[string]any{"segment_id": rb.seg.ID, "view": view})
+	}
+	return nil
+}
