@@ -48,3 +48,31 @@ func (testDialect) DropTable(schema, name string) string            { return "" 
 type bigQueryDialect struct{ testDialect }
 
 func (bigQueryDialect) Engine() warehouse.Engine { return warehouse.BigQuery }
+
+// The test dialect has date and aggregate SQL of its own, so trees using them compile with it.
+var (
+	_ DateDialect      = testDialect{}
+	_ AggregateDialect = testDialect{}
+)
+
+func (testDialect) CurrentTimestamp() string { return "CURRENT_TIMESTAMP" }
+func (testDialect) CurrentDate() string      { return "CURRENT_DATE" }
+func (testDialect) AddToTimestamp(expr string, n int64, unit string) string {
+	return "(" + expr + " " + sign(n) + " INTERVAL " + itoa(abs(n)) + " " + upper(unit) + ")"
+}
+func (d testDialect) AddToDate(expr string, n int64, unit string) string {
+	return "CAST(" + d.AddToTimestamp(expr, n, unit) + " AS DATE)"
+}
+func (testDialect) ISOWeekday(expr string, _ warehouse.TypeCategory) string {
+	return "EXTRACT(ISODOW FROM " + expr + ")"
+}
+func (testDialect) Month(expr string, _ warehouse.TypeCategory) string {
+	return "EXTRACT(MONTH FROM " + expr + ")"
+}
+func (testDialect) FloatType() string { return "DOUBLE" }
+func (testDialect) ValueAtExtreme(value, order string, last bool) (string, bool) {
+	if last {
+		return "MAX_BY(" + value + ", " + order + ")", true
+	}
+	return "MIN_BY(" + value + ", " + order + ")", true
+}

@@ -10,7 +10,8 @@ import (
 	"dinmo/internal/pgtest"
 )
 
-func TestExecPostgres(t *testing.T) {
+func openPostgres(t *testing.T) warehouse.Warehouse {
+	t.Helper()
 	pcfg, err := pgx.ParseConfig(pgtest.DSN(t))
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +30,19 @@ func TestExecPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = w.Close() })
+	return w
+}
+
+func TestExecPostgres(t *testing.T) {
+	w := openPostgres(t)
 	cols := loadFixture(t, w, []string{"bigint", "text", "varchar(20)", "integer", "numeric(12,4)", "boolean", "date", "timestamptz", "bytea", "timestamp"})
 	runExecCases(t, w, cols)
 	runGoldenQueries(t, w)
+}
+
+func TestExecGraphPostgres(t *testing.T) {
+	w := openPostgres(t)
+	loadGraph(t, w, false)
+	runGraphCases(t, w)
+	runGraphGoldenQueries(t, w)
 }

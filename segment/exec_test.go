@@ -113,6 +113,12 @@ func group(match string, items []any) Group {
 			g.Conditions = append(g.Conditions, v)
 		case Group:
 			g.Groups = append(g.Groups, v)
+		case RelatedCondition:
+			g.Related = append(g.Related, v)
+		case AggregateCondition:
+			g.Aggregates = append(g.Aggregates, v)
+		case MembershipCondition:
+			g.Memberships = append(g.Memberships, v)
 		default:
 			panic(fmt.Sprintf("unexpected %T", it))
 		}
@@ -404,7 +410,7 @@ func loadFixture(t *testing.T, w warehouse.Warehouse, types []string) []warehous
 			t.Fatalf("fixture: %s: %v", s, err)
 		}
 	}
-	insert := "INSERT INTO " + d.Qualified(fixtureSchema, fixtureTable) + " (" + strings.Join(names, ", ") + ") VALUES (" + strings.Join(marks, ", ") + ")"
+	insert := "INSERT INTO " + d.Qualified(fixtureSchema, fixtureTable) + " (" + strings.Join(names, ", ") + ") VALUES (" + strings.Join(marks, ", ") + ")" //nolint:gosec // quoted names and placeholders
 	for _, r := range fixtureRows {
 		var payload any
 		if r.payload != nil {

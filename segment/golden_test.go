@@ -9,15 +9,19 @@ import (
 	"testing"
 
 	"dinmo/connectors/warehouse"
+	"dinmo/connectors/warehouse/bigquery"
+	"dinmo/connectors/warehouse/databricks"
 	"dinmo/connectors/warehouse/duckdb"
 	"dinmo/connectors/warehouse/postgres"
+	"dinmo/connectors/warehouse/redshift"
+	"dinmo/connectors/warehouse/snowflake"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // engineDialects are the real dialects the compiler is golden-tested and fuzzed with.
 func engineDialects() []warehouse.Dialect {
-	return []warehouse.Dialect{postgres.NewDialect(), duckdb.NewDialect()}
+	return []warehouse.Dialect{postgres.NewDialect(), duckdb.NewDialect(), snowflake.NewDialect(), bigquery.NewDialect(), redshift.NewDialect(), databricks.NewDialect()}
 }
 
 // Hostile names and values for the golden cases.

@@ -21,6 +21,13 @@ const (
 	OpLT          = "lt"
 	OpLTE         = "lte"
 	OpBetween     = "between"
+	OpBefore      = "before"
+	OpAfter       = "after"
+	OpInLast      = "in_last"
+	OpInNext      = "in_next"
+	OpMoreThanAgo = "more_than_ago"
+	OpOnWeekday   = "on_weekday"
+	OpInMonth     = "in_month"
 	OpIsTrue      = "is_true"
 	OpIsFalse     = "is_false"
 	OpIsNull      = "is_null"
@@ -40,6 +47,9 @@ const (
 	ValueList
 	// ValueRange: values must hold exactly two values, low then high (low <= high).
 	ValueRange
+	// AmountUnit: value holds a whole number N (0 or more) and unit one of the Unit* constants;
+	// values must not be set.
+	AmountUnit
 )
 
 // String names the arity the way documentation and error messages do.
@@ -53,6 +63,8 @@ func (a Arity) String() string {
 		return "a list of values"
 	case ValueRange:
 		return "two values (low, high)"
+	case AmountUnit:
+		return "a count in value and a unit"
 	default:
 		return "unknown arity"
 	}
@@ -76,6 +88,7 @@ func (o OperatorInfo) AppliesTo(c warehouse.TypeCategory) bool {
 var (
 	catComparable = []warehouse.TypeCategory{warehouse.TypeString, warehouse.TypeInteger, warehouse.TypeNumber, warehouse.TypeDate, warehouse.TypeTimestamp}
 	catOrdered    = []warehouse.TypeCategory{warehouse.TypeInteger, warehouse.TypeNumber, warehouse.TypeDate, warehouse.TypeTimestamp}
+	catDated      = []warehouse.TypeCategory{warehouse.TypeDate, warehouse.TypeTimestamp}
 	catString     = []warehouse.TypeCategory{warehouse.TypeString}
 	catBoolean    = []warehouse.TypeCategory{warehouse.TypeBoolean}
 	catAll        = []warehouse.TypeCategory{warehouse.TypeString, warehouse.TypeInteger, warehouse.TypeNumber, warehouse.TypeBoolean, warehouse.TypeDate, warehouse.TypeTimestamp, warehouse.TypeOther}
@@ -96,6 +109,13 @@ var operatorTable = []OperatorInfo{
 	{OpLT, OneValue, catOrdered, "The column is less than `value`. Rows where the column is NULL do not match."},
 	{OpLTE, OneValue, catOrdered, "The column is less than or equal to `value`. Rows where the column is NULL do not match."},
 	{OpBetween, ValueRange, catOrdered, "The column is between `values[0]` and `values[1]`, both included (the first must not be greater than the second). Rows where the column is NULL do not match."},
+	{OpBefore, OneValue, catDated, "The date or timestamp is strictly before `value` (the same as `lt`). Rows where it is NULL do not match."},
+	{OpAfter, OneValue, catDated, "The date or timestamp is strictly after `value` (the same as `gt`). Rows where it is NULL do not match."},
+	{OpInLast, AmountUnit, catDated, "The timestamp is between the current instant minus `value` `unit`s and the current instant, both included (for a date: between today minus `value` `unit`s and today). Relative dates are computed in UTC. Rows where it is NULL do not match."},
+	{OpInNext, AmountUnit, catDated, "The timestamp is between the current instant and the current instant plus `value` `unit`s, both included (for a date: between today and today plus `value` `unit`s). Rows where it is NULL do not match."},
+	{OpMoreThanAgo, AmountUnit, catDated, "The timestamp is strictly before the current instant minus `value` `unit`s (for a date: before today minus `value` `unit`s), the complement of `in_last` for past values. Rows where it is NULL do not match."},
+	{OpOnWeekday, ValueList, catDated, "The day of the week, in UTC, is one of `values` (`mon`, `tue`, `wed`, `thu`, `fri`, `sat`, `sun`). Rows where it is NULL do not match."},
+	{OpInMonth, ValueList, catDated, "The month, in UTC, is one of `values` (1 for January to 12 for December). Rows where it is NULL do not match."},
 	{OpIsTrue, NoValue, catBoolean, "The column is true (NULL does not match)."},
 	{OpIsFalse, NoValue, catBoolean, "The column is false (NULL does not match)."},
 	{OpIsNull, NoValue, catAll, "The column is NULL."},

@@ -326,8 +326,8 @@ func TestCompileArguments(t *testing.T) {
 
 func TestOperatorTable(t *testing.T) {
 	ops := Operators()
-	if len(ops) != 17 {
-		t.Fatalf("%d operators, want 17", len(ops))
+	if len(ops) != 24 {
+		t.Fatalf("%d operators, want 24", len(ops))
 	}
 	seen := map[string]bool{}
 	for _, o := range ops {
@@ -354,8 +354,8 @@ func TestOperatorTable(t *testing.T) {
 		warehouse.TypeString:    {"equals", "not_equals", "in", "not_in", "contains", "not_contains", "starts_with", "ends_with", "is_null", "is_not_null"},
 		warehouse.TypeInteger:   {"equals", "not_equals", "in", "not_in", "gt", "gte", "lt", "lte", "between", "is_null", "is_not_null"},
 		warehouse.TypeNumber:    {"equals", "not_equals", "in", "not_in", "gt", "gte", "lt", "lte", "between", "is_null", "is_not_null"},
-		warehouse.TypeDate:      {"equals", "not_equals", "in", "not_in", "gt", "gte", "lt", "lte", "between", "is_null", "is_not_null"},
-		warehouse.TypeTimestamp: {"equals", "not_equals", "in", "not_in", "gt", "gte", "lt", "lte", "between", "is_null", "is_not_null"},
+		warehouse.TypeDate:      {"equals", "not_equals", "in", "not_in", "gt", "gte", "lt", "lte", "between", "before", "after", "in_last", "in_next", "more_than_ago", "on_weekday", "in_month", "is_null", "is_not_null"},
+		warehouse.TypeTimestamp: {"equals", "not_equals", "in", "not_in", "gt", "gte", "lt", "lte", "between", "before", "after", "in_last", "in_next", "more_than_ago", "on_weekday", "in_month", "is_null", "is_not_null"},
 		warehouse.TypeBoolean:   {"is_true", "is_false", "is_null", "is_not_null"},
 		warehouse.TypeOther:     {"is_null", "is_not_null"},
 		"unknown":               {"is_null", "is_not_null"},
@@ -365,7 +365,7 @@ func TestOperatorTable(t *testing.T) {
 			t.Errorf("OperatorsFor(%s) = %v, want %v", cat, got, want)
 		}
 	}
-	for a, want := range map[Arity]string{NoValue: "no value", OneValue: "one value", ValueList: "a list of values", ValueRange: "two values (low, high)", Arity(9): "unknown arity"} {
+	for a, want := range map[Arity]string{NoValue: "no value", OneValue: "one value", ValueList: "a list of values", ValueRange: "two values (low, high)", AmountUnit: "a count in value and a unit", Arity(9): "unknown arity"} {
 		if a.String() != want {
 			t.Errorf("Arity(%d).String() = %q, want %q", a, a.String(), want)
 		}
