@@ -271,7 +271,7 @@ func (r *modelResource) buildView(c *conn, m *catalog.Model, creating bool, summ
 		return false
 	}
 	m.Columns = columnsToCatalog(cols)
-	m.ViewName = displayViewName(view)
+	m.ViewName = view
 	tflog.Debug(ctx, "model view built", map[string]any{"view": m.ViewName, "segments_rebuilt": len(rebuilds)})
 	return true
 }
@@ -482,7 +482,7 @@ func (p *modelModel) fromCatalog(m *catalog.Model) diag.Diagnostics {
 	p.SQL = optionalString(m.SQL)
 	p.Table = optionalString(m.Table)
 	p.PrimaryKey = types.StringValue(m.PrimaryKey)
-	p.ViewName = types.StringValue(m.ViewName)
+	p.ViewName = types.StringValue(displayViewName(m.ViewName))
 	cols, d := columnsValue(m.Columns)
 	p.Columns = cols
 	return d

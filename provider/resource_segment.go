@@ -336,7 +336,7 @@ func (r *segmentResource) build(ctx context.Context, plan *segmentModel, s *cata
 	s.Description = plan.Description.ValueString()
 	s.Conditions = raw
 	s.CompiledSQL = sql
-	s.ViewName = displayViewName(view)
+	s.ViewName = view
 	return true
 }
 
@@ -484,7 +484,7 @@ func (p *segmentModel) fromCatalog(s *catalog.Segment) diag.Diagnostics {
 	p.Name = types.StringValue(s.Name)
 	p.Description = types.StringValue(s.Description)
 	p.CompiledSQL = types.StringValue(s.CompiledSQL)
-	p.ViewName = types.StringValue(s.ViewName)
+	p.ViewName = types.StringValue(displayViewName(s.ViewName))
 	g, err := segment.Decode(s.Conditions)
 	if err != nil {
 		diagnostics.AddError(&diags, "Cannot Read Segment", fmt.Sprintf("The catalog's conditions of segment %q cannot be decoded.", s.Name),

@@ -54,14 +54,14 @@ $TF -chdir="$DEMO/work" apply -input=false -auto-approve
 ACT=$($TF -chdir="$DEMO/work" output -raw activation)
 
 say "First run of $ACT (full: the destination receives every member)"
-"$BIN/dinmo-runner" run "$ACT"
+"$BIN/dinmo-runner" --log-level warn run "$ACT"
 first=$(ls -t "$DEMO/out" | head -n1)
 
 say "Changing the warehouse"
 "$BIN/dinmo-demo" mutate --warehouse "$DEMO/warehouse.duckdb"
 
 say "Second run of $ACT (delta: only what changed)"
-"$BIN/dinmo-runner" run "$ACT"
+"$BIN/dinmo-runner" --log-level warn run "$ACT"
 second=$(ls -t "$DEMO/out" | head -n1)
 
 say "Run history"

@@ -101,7 +101,7 @@ func newCLIFixture(t *testing.T, rows int, latency time.Duration) *cliFixture {
 		Table: "src.customers", PrimaryKey: "id", ViewName: "model_customers"}
 	must(t, f.store.CreateModel(f.ctx, model))
 	// The provider records the view name qualified by its schema; the runner accepts both forms.
-	seg := &catalog.Segment{WorkspaceID: ws.ID, ModelID: model.ID, Name: "vip", ViewName: "dinmo_segments.segment_vip",
+	seg := &catalog.Segment{WorkspaceID: ws.ID, ModelID: model.ID, Name: "vip", ViewName: "segment_vip",
 		Conditions: json.RawMessage(`{"match":"all"}`), CompiledSQL: "SELECT * FROM model_customers WHERE score >= 50"}
 	must(t, f.store.CreateSegment(f.ctx, seg))
 	sealer, err := secrets.NewSealer(secretKey)
