@@ -88,7 +88,8 @@ type Model struct {
 	SQL        string
 	Table      string
 	PrimaryKey string
-	// ViewName is the view in dinmo_segments holding the model's query.
+	// ViewName is the unqualified name of the view holding the model's query; the schema is
+	// always warehouse.SchemaSegments ("dinmo_segments").
 	ViewName string
 	// Columns are the introspected result columns at the last apply.
 	Columns   []Column
@@ -114,9 +115,10 @@ type Segment struct {
 	Conditions json.RawMessage
 	// CompiledSQL is the SELECT the segment's view runs.
 	CompiledSQL string
-	ViewName    string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// ViewName is the unqualified name of the segment's view in dinmo_segments.
+	ViewName  string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Destination is a connection to one platform.
@@ -128,8 +130,11 @@ type Destination struct {
 	Settings           map[string]any
 	Credentials        map[string]string // sealed values or references
 	CredentialsVersion string
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
+	// BaseURL, when not empty, replaces the platform's API base URL (a regional instance, a
+	// proxy, a test server); it reaches the platform as destination.OpenParams.BaseURL.
+	BaseURL   string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Mapping maps one model column to one destination field.
@@ -165,7 +170,12 @@ type Activation struct {
 	RunType       string // destination.RunType used for recurring runs (delta or full)
 	SyncMode      string // destination.SyncMode
 	Mappings      []Mapping
-	Schedule      Schedule
+	// Options are the service options the activation sets (option name to value, of the type
+	// the service declares: string, bool or a whole number), without defaults: the runner
+	// applies the declared defaults when it opens the destination. Stored as JSON, so a number
+	// reads back as float64 (destination.SettingInt accepts it).
+	Options  map[string]any
+	Schedule Schedule
 	// Enabled is the user's switch; a disabled activation is never scheduled.
 	Enabled bool
 	// Paused, PauseReason and PausedBy ("user" or "auto") hold the pause state, which the

@@ -305,12 +305,12 @@ func (s *sqlStore) DeleteSegment(ctx context.Context, id string) error {
 
 var destinationKind = &kindDef[Destination]{
 	kind: KindDestination, table: "destinations", prefix: prefixDestination, workspaceScoped: true,
-	selectCols: `id, workspace_id, name, platform, settings, credentials, credentials_version, created_at, updated_at`,
+	selectCols: `id, workspace_id, name, platform, settings, credentials, credentials_version, api_base_url, created_at, updated_at`,
 	scan: func(sc scanner) (*Destination, error) {
 		var x Destination
 		var settings, creds string
 		var c, u int64
-		if err := sc.Scan(&x.ID, &x.WorkspaceID, &x.Name, &x.Platform, &settings, &creds, &x.CredentialsVersion, &c, &u); err != nil {
+		if err := sc.Scan(&x.ID, &x.WorkspaceID, &x.Name, &x.Platform, &settings, &creds, &x.CredentialsVersion, &x.BaseURL, &c, &u); err != nil {
 			return nil, err
 		}
 		if err := decodeJSON("settings", settings, &x.Settings); err != nil {
@@ -332,7 +332,8 @@ var destinationKind = &kindDef[Destination]{
 		if err != nil {
 			return r, err
 		}
-		r.set = []col{{"name", x.Name}, {"platform", x.Platform}, {"settings", settings}, {"credentials", creds}, {"credentials_version", x.CredentialsVersion}}
+		r.set = []col{{"name", x.Name}, {"platform", x.Platform}, {"settings", settings}, {"credentials", creds}, {"credentials_version", x.CredentialsVersion},
+			{"api_base_url", x.BaseURL}}
 		return r, nil
 	},
 	meta: func(x *Destination) (*string, *time.Time, *time.Time) { return &x.ID, &x.CreatedAt, &x.UpdatedAt },
@@ -376,20 +377,23 @@ func (s *sqlStore) DeleteDestination(ctx context.Context, id string) error {
 // ---- activations
 
 const activationCols = `id, workspace_id, name, description, segment_id, model_id, destination_id, service, run_type, sync_mode,
-	mappings, schedule, enabled, paused, pause_reason, paused_by, full_resync, next_run_at, created_at, updated_at`
+	mappings, options, schedule, enabled, paused, pause_reason, paused_by, full_resync, next_run_at, created_at, updated_at`
 
 func scanActivation(sc scanner) (*Activation, error) {
 	var x Activation
 	var segmentID, modelID sql.NullString
-	var mappings, schedule string
+	var mappings, options, schedule string
 	var next sql.NullInt64
 	var c, u int64
 	if err := sc.Scan(&x.ID, &x.WorkspaceID, &x.Name, &x.Description, &segmentID, &modelID, &x.DestinationID, &x.Service, &x.RunType, &x.SyncMode,
-		&mappings, &schedule, &x.Enabled, &x.Paused, &x.PauseReason, &x.PausedBy, &x.FullResyncRequested, &next, &c, &u); err != nil {
+		&mappings, &options, &schedule, &x.Enabled, &x.Paused, &x.PauseReason, &x.PausedBy, &x.FullResyncRequested, &next, &c, &u); err != nil {
 		return nil, err
 	}
 	x.SegmentID, x.ModelID = segmentID.String, modelID.String
 	if err := decodeJSON("mappings", mappings, &x.Mappings); err != nil {
+		return nil, err
+	}
+	if err := decodeJSON("options", options, &x.Options); err != nil {
 		return nil, err
 	}
 	if err := decodeJSON("schedule", schedule, &x.Schedule); err != nil {
@@ -417,13 +421,17 @@ var activationKind = &kindDef[Activation]{
 		if err != nil {
 			return r, err
 		}
+		options, err := encodeJSON("options", x.Options)
+		if err != nil {
+			return r, err
+		}
 		schedule, err := encodeJSON("schedule", x.Schedule)
 		if err != nil {
 			return r, err
 		}
 		r.set = []col{{"name", x.Name}, {"description", x.Description}, {"segment_id", nullString(x.SegmentID)}, {"model_id", nullString(x.ModelID)},
 			{"destination_id", x.DestinationID}, {"service", x.Service}, {"run_type", x.RunType}, {"sync_mode", x.SyncMode},
-			{"mappings", mappings}, {"schedule", schedule}, {"enabled", x.Enabled}}
+			{"mappings", mappings}, {"options", options}, {"schedule", schedule}, {"enabled", x.Enabled}}
 		r.createOnly = []col{{"paused", x.Paused}, {"pause_reason", x.PauseReason}, {"paused_by", x.PausedBy},
 			{"full_resync", x.FullResyncRequested}, {"next_run_at", nullMicros(x.NextRunAt)}}
 		return r, nil
@@ -475,7 +483,7 @@ func (s *sqlStore) ListActivations(ctx context.Context, workspaceID string) ([]A
 }
 
 // UpdateActivation writes the user-declared fields: Name, Description, SegmentID, ModelID,
-// DestinationID, Service, RunType, SyncMode, Mappings, Schedule and Enabled (WorkspaceID cannot
+// DestinationID, Service, RunType, SyncMode, Mappings, Options, Schedule and Enabled (WorkspaceID cannot
 // change). The runner-owned state — Paused, PauseReason, PausedBy, NextRunAt and the run lease
 // — is never written, whatever x holds. FullResyncRequested is one-way: true sets the stored
 // flag (so the provider can request a full resync when an attribute that needs one changes);

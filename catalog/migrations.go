@@ -157,6 +157,14 @@ var migrations = []migration{{
 		`CREATE INDEX audit_log_workspace ON audit_log (workspace_id, id)`,
 		`CREATE INDEX audit_log_object ON audit_log (object_id, id)`,
 	},
+}, {
+	// Version 2: service options of activations (JSON, like mappings) and the API base URL
+	// override of destinations.
+	version: 2,
+	statements: []string{
+		`ALTER TABLE activations ADD COLUMN options TEXT NOT NULL DEFAULT 'null'`,
+		`ALTER TABLE destinations ADD COLUMN api_base_url TEXT NOT NULL DEFAULT ''`,
+	},
 }}
 
 // schemaVersion is the schema version this build migrates the catalog to. A catalog at a newer
@@ -180,6 +188,12 @@ func (s *sqlStore) expand(stmt string) string {
 // schema as it was. On SQLite the transaction starts with BEGIN IMMEDIATE, which already
 // excludes other writers; on PostgreSQL an advisory transaction lock does.
 func (s *sqlStore) migrate(ctx context.Context) error {
+	return s.applyMigrations(ctx, migrations)
+}
+
+// applyMigrations applies the pending migrations of ms, a prefix of the schema history (tests
+// build older schemas with a shorter prefix), refusing a catalog newer than schemaVersion.
+func (s *sqlStore) applyMigrations(ctx context.Context, ms []migration) error {
 	return s.inTx(ctx, func(e execer) error {
 		if s.backend == backendPostgres {
 			if _, err := e.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, migrationLockKey); err != nil {
@@ -199,7 +213,7 @@ func (s *sqlStore) migrate(ctx context.Context) error {
 		if int(current.Int64) > schemaVersion {
 			return fmt.Errorf("catalog schema version %d is newer than this build supports (%d): upgrade dinmo", current.Int64, schemaVersion)
 		}
-		for _, m := range migrations {
+		for _, m := range ms {
 			if int64(m.version) <= current.Int64 {
 				continue
 			}

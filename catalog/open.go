@@ -83,7 +83,7 @@ func parseURL(url string) (backend, target string, err error) {
 			// A Windows drive letter ("C:\dinmo\catalog.db") is a path, not a scheme.
 			return backendSQLite, url, nil
 		}
-		return "", "", fmt.Errorf("catalog URL: unsupported scheme %q: use sqlite:///path.db, file:path.db, a file path, or postgres://...", scheme)
+		return "", "", fmt.Errorf("catalog URL: unsupported scheme %q: use sqlite:///path.db, file:path.db, a file path, or a postgres:// URL", scheme)
 	}
 }
 

@@ -23,11 +23,11 @@ func TestParseURL(t *testing.T) {
 		{url: "c.db", backend: backendSQLite, target: "c.db"},
 		{url: "  ./dir/c.db  ", backend: backendSQLite, target: "./dir/c.db"},
 		{url: `C:\dinmo\catalog.db`, backend: backendSQLite, target: `C:\dinmo\catalog.db`},
-		{url: "postgres://u:p@h:5432/db?sslmode=disable", backend: backendPostgres, target: "postgres://u:p@h:5432/db?sslmode=disable"},
+		{url: "postgres://u:p@h:5432/db?sslmode=disable", backend: backendPostgres, target: "postgres://u:p@h:5432/db?sslmode=disable"}, //nolint:gosec // G101: test URL
 		{url: "postgresql://h/db", backend: backendPostgres, target: "postgresql://h/db"},
 		{url: "", errText: EnvURL},
 		{url: "   ", errText: EnvURL},
-		{url: "mysql://u:secretpw@h/db", errText: `unsupported scheme "mysql"`},
+		{url: "mysql://u:secretpw@h/db", errText: `unsupported scheme "mysql"`}, //nolint:gosec // G101: a test password that must not be echoed
 		{url: "postgres:u:secretpw@h", errText: "postgres://user@host:port/database"},
 		{url: "sqlite://", errText: "no file path"},
 	}

@@ -37,6 +37,7 @@ const (
 	attrCredentialsWO        = "credentials_wo"
 	attrCredentialsWOVersion = "credentials_wo_version"
 	attrCredentialsRef       = "credentials_ref"
+	attrAPIBaseURL           = "api_base_url" // destinations only
 )
 
 // connKind is one engine or platform as the schema sees it.
@@ -208,7 +209,10 @@ type connModel struct {
 	CredentialsWO        types.Map
 	CredentialsWOVersion types.String
 	CredentialsRef       types.Map
-	Blocks               map[string]types.Object
+	// APIBaseURL is the api_base_url attribute, which only destinations have (null for
+	// sources).
+	APIBaseURL types.String
+	Blocks     map[string]types.Object
 }
 
 // getter is what tfsdk.Config, tfsdk.Plan and tfsdk.State have in common.
@@ -248,6 +252,9 @@ func readConnModel(ctx context.Context, g getter, kindAttr string, kinds []connK
 		CredentialsRef:       mp(attrCredentialsRef),
 		Blocks:               map[string]types.Object{},
 	}
+	if _, ok := a[attrAPIBaseURL]; ok {
+		m.APIBaseURL = str(attrAPIBaseURL)
+	}
 	for _, k := range kinds {
 		b, ok := a[k.Name].(types.Object)
 		if !ok {
@@ -275,6 +282,9 @@ func (m connModel) object(kindAttr string, kinds []connKind, typ attr.Type) (typ
 		attrCredentialsWO:        types.MapNull(types.StringType),
 		attrCredentialsWOVersion: m.CredentialsWOVersion,
 		attrCredentialsRef:       m.CredentialsRef,
+	}
+	if _, ok := ot.AttributeTypes()[attrAPIBaseURL]; ok {
+		vals[attrAPIBaseURL] = m.APIBaseURL
 	}
 	for _, k := range kinds {
 		b, ok := m.Blocks[k.Name]

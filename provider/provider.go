@@ -176,7 +176,13 @@ func (p *dinmoProvider) Resources(context.Context) []func() resource.Resource {
 }
 
 func (p *dinmoProvider) DataSources(context.Context) []func() datasource.DataSource {
-	return nil
+	return []func() datasource.DataSource{
+		func() datasource.DataSource { return newDestinationPlatformsDataSource(p.reg) },
+		func() datasource.DataSource { return newWarehouseEnginesDataSource(p.reg) },
+		newSegmentStatsDataSource,
+		newSegmentBreakdownDataSource,
+		newSegmentOverlapDataSource,
+	}
 }
 
 // errNoProviderData is reported when a resource is used before the provider was configured.

@@ -94,6 +94,14 @@ func TestProviderSchema(t *testing.T) {
 	for name, s := range resp.ResourceSchemas {
 		walk(name+".", s.Block.Attributes)
 	}
+	for _, name := range []string{"dinmo_destination_platforms", "dinmo_warehouse_engines"} {
+		if resp.DataSourceSchemas[name] == nil {
+			t.Errorf("data source %s missing", name)
+		}
+	}
+	for name, s := range resp.DataSourceSchemas {
+		walk("data."+name+".", s.Block.Attributes)
+	}
 }
 
 // env is what one acceptance test works against: a fresh SQLite catalog and, optionally, a

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -27,6 +28,7 @@ import (
 	"dinmo/connectors/destination"
 	"dinmo/connectors/warehouse/deltasql"
 	"dinmo/provider/internal/diagnostics"
+	"dinmo/provider/internal/fields"
 )
 
 var (
@@ -62,8 +64,9 @@ func (r *activationResource) Schema(_ context.Context, _ resource.SchemaRequest,
 		MarkdownDescription: "An activation sends the rows of a segment (or a whole model) to one service of a destination. " +
 			"The service, sync mode, run type and mappings are checked at plan time against what the destination's platform " +
 			"declares and the model's columns. The dinmo runner executes it on its schedule.\n\n" +
-			"Changing `segment_id`, `model_id`, `destination_id`, `service`, `sync_mode` or `mappings` makes the next run a " +
-			"**full** run (every row is sent again), because the stored snapshot no longer matches what the destination holds.\n\n" +
+			"Changing `segment_id`, `model_id`, `destination_id`, `service`, `sync_mode`, `mappings` or `service_options` makes the " +
+			"next run a **full** run (every row is sent again), because the stored snapshot no longer matches what the destination " +
+			"holds (another audience, event name or matching property, for example).\n\n" +
 			"Destroying an activation also drops its snapshot tables in the source's `dinmo_delta_storage` schema.\n\n" +
 			"Import with `<workspace name>/<activation name>` or the catalog id.",
 		Attributes: map[string]schema.Attribute{
@@ -103,6 +106,17 @@ func (r *activationResource) Schema(_ context.Context, _ resource.SchemaRequest,
 			"mappings": schema.MapAttribute{
 				MarkdownDescription: "Destination field → model column. Columns must exist in the model; fields must be ones the service " +
 					"declares unless it accepts custom fields, and every field the service requires must be mapped. Field names may not start with `_dinmo`.",
+				ElementType: types.StringType,
+				Optional:    true,
+				Validators:  []validator.Map{mapvalidator.SizeAtLeast(1)},
+			},
+			"service_options": schema.MapAttribute{
+				MarkdownDescription: "Options of the service, by name: the per-activation settings the service declares (an audience name, " +
+					"an event name, a subscription group, a matching property; each platform's guide lists them). Values are written as " +
+					"strings and checked at plan time against the declared type: whole numbers in decimal (within the declared bounds), " +
+					"booleans as `true` or `false`, listed values exactly as documented. Unknown options and missing required options " +
+					"are refused. Options left out take their documented default when the runner opens the destination. Changing them " +
+					"makes the next run a full run.",
 				ElementType: types.StringType,
 				Optional:    true,
 				Validators:  []validator.Map{mapvalidator.SizeAtLeast(1)},
@@ -228,8 +242,9 @@ func (r *activationResource) ModifyPlan(ctx context.Context, req resource.Modify
 
 // validateRefs checks the references of an activation. At plan time (planning true) a
 // reference that is unknown or not in the catalog yet is skipped, since it may be created in the
-// same apply; at apply time it is an error.
-func (r *activationResource) validateRefs(ctx context.Context, p activationModel, planning bool, d *diag.Diagnostics) {
+// same apply; at apply time it is an error. It returns the service options converted to the
+// types the service declares (see validateService).
+func (r *activationResource) validateRefs(ctx context.Context, p activationModel, planning bool, d *diag.Diagnostics) (options map[string]any) {
 	ws := p.WorkspaceID.ValueString()
 	mappings, mappingsKnown := stringMap(p.Mappings)
 
@@ -244,11 +259,12 @@ func (r *activationResource) validateRefs(ctx context.Context, p activationModel
 			diagnostics.AddAttributeError(d, path.Root("destination_id"), "Invalid Activation",
 				fmt.Sprintf("Destination %q belongs to another workspace than the activation.", dest.Name), "Use a destination of the activation's workspace.", nil)
 		default:
-			r.validateService(dest, p, mappings, mappingsKnown, d)
+			options = r.validateService(dest, p, mappings, mappingsKnown, d)
 		}
 	}
 
-	// Columns of the model (directly or through the segment).
+	// Columns of the model (directly or through the segment). The early returns below keep
+	// the options converted above.
 	var m *catalog.Model
 	switch {
 	case !p.SegmentID.IsNull() && !p.SegmentID.IsUnknown():
@@ -300,6 +316,7 @@ func (r *activationResource) validateRefs(ctx context.Context, p activationModel
 				"Map it to one of the model's columns: "+strings.Join(names, ", ")+".", nil)
 		}
 	}
+	return options
 }
 
 func (r *activationResource) refError(d *diag.Diagnostics, attrName, kind, id string, err error) {
@@ -311,19 +328,20 @@ func (r *activationResource) refError(d *diag.Diagnostics, attrName, kind, id st
 	addStoreError(d, "Invalid Activation", kind, id, err)
 }
 
-// validateService checks service, sync mode, run type and mapped fields against the platform's
-// declaration.
-func (r *activationResource) validateService(dest *catalog.Destination, p activationModel, mappings map[string]string, mappingsKnown bool, d *diag.Diagnostics) {
+// validateService checks service, sync mode, run type, service options and mapped fields
+// against the platform's declaration. It returns the service options converted to their
+// declared types (nil when there are none, or when they or the service are not known yet).
+func (r *activationResource) validateService(dest *catalog.Destination, p activationModel, mappings map[string]string, mappingsKnown bool, d *diag.Diagnostics) map[string]any {
 	platform, ok := r.data.Registry.Destination(dest.Platform)
 	if !ok {
 		diagnostics.AddAttributeError(d, path.Root("destination_id"), "Invalid Activation",
 			fmt.Sprintf("Destination %q uses platform %q, which this provider build does not know.", dest.Name, dest.Platform),
 			"Use a provider version that supports it.", nil)
-		return
+		return nil
 	}
 	spec := platform.Spec()
 	if p.Service.IsUnknown() {
-		return
+		return nil
 	}
 	svc, ok := spec.Service(p.Service.ValueString())
 	if !ok {
@@ -334,7 +352,7 @@ func (r *activationResource) validateService(dest *catalog.Destination, p activa
 		diagnostics.AddAttributeError(d, path.Root("service"), "Unknown Destination Service",
 			fmt.Sprintf("Platform %s has no service %q.", spec.Platform, p.Service.ValueString()),
 			fmt.Sprintf("Services of platform %s: %s.", spec.Platform, strings.Join(names, ", ")), nil)
-		return
+		return nil
 	}
 	if !p.SyncMode.IsUnknown() && !svc.SupportsMode(destination.SyncMode(p.SyncMode.ValueString())) {
 		modes := make([]string, len(svc.SyncModes))
@@ -354,8 +372,10 @@ func (r *activationResource) validateService(dest *catalog.Destination, p activa
 			fmt.Sprintf("Run type %q is not supported: service %s of platform %s supports: %s.", p.RunType.ValueString(), svc.Name, spec.Platform, strings.Join(runTypes, ", ")),
 			"Choose one of those run types.", nil)
 	}
+	rawOptions, optionsKnown := stringMap(p.ServiceOptions)
+	options := checkServiceOptions(spec.Platform, svc, rawOptions, optionsKnown, d)
 	if !mappingsKnown {
-		return
+		return options
 	}
 	declared := map[string]bool{}
 	var fieldNames []string
@@ -380,6 +400,91 @@ func (r *activationResource) validateService(dest *catalog.Destination, p activa
 				fmt.Sprintf("Add a mapping %q = \"<model column>\".", f.Name), nil)
 		}
 	}
+	checkIdentifierMapped(spec.Platform, svc, mappings, rawOptions, optionsKnown, d)
+	return options
+}
+
+// checkServiceOptions checks the service options against the service's declaration: every
+// key is a declared option, every required option is given, and every value parses as the
+// option's type (enums and bounds included). It returns the typed options, or nil when there
+// are none or some are not known yet.
+func checkServiceOptions(platform string, svc destination.ServiceSpec, raw map[string]string, known bool, d *diag.Diagnostics) map[string]any {
+	optionsPath := path.Root("service_options")
+	allowed := "This service has no options: remove service_options."
+	if names := fields.Names(svc.Options); len(names) > 0 {
+		allowed = "Options of this service: " + strings.Join(names, ", ") + "."
+	}
+	var typed map[string]any
+	if len(raw) > 0 {
+		typed = make(map[string]any, len(raw))
+	}
+	for _, name := range sortedKeys(raw) {
+		opt, ok := fields.Find(svc.Options, name)
+		if !ok {
+			diagnostics.AddAttributeError(d, optionsPath.AtMapKey(name), "Unknown Service Option",
+				fmt.Sprintf("Service %s of platform %s has no option %q.", svc.Name, platform, name), allowed, nil)
+			continue
+		}
+		v, err := fields.ParseText(opt, raw[name])
+		if err != nil {
+			diagnostics.AddAttributeError(d, optionsPath.AtMapKey(name), "Invalid Service Option",
+				fmt.Sprintf("Option %q of service %s (platform %s, type %s) is invalid: %v.", name, svc.Name, platform, opt.Type, err),
+				"Fix the value: "+fields.Description(opt), nil)
+			continue
+		}
+		typed[name] = v
+	}
+	if !known {
+		return nil
+	}
+	for _, opt := range svc.Options {
+		if _, ok := raw[opt.Name]; opt.Required && !ok {
+			diagnostics.AddAttributeError(d, optionsPath, "Missing Service Option",
+				fmt.Sprintf("Service %s of platform %s requires option %q: %s", svc.Name, platform, opt.Name, fields.Description(opt)),
+				fmt.Sprintf("Add %q = \"<value>\" to service_options.", opt.Name), nil)
+		}
+	}
+	return typed
+}
+
+// checkIdentifierMapped checks that the mappings target what identifies records in the
+// destination: the field named by the service's identifier option (a HubSpot matching
+// property), or else at least one of its identifiers when it requires one.
+func checkIdentifierMapped(platform string, svc destination.ServiceSpec, mappings, options map[string]string, optionsKnown bool, d *diag.Diagnostics) {
+	if svc.IdentifierOption != "" {
+		field, given := options[svc.IdentifierOption]
+		if !given {
+			if !optionsKnown {
+				return // the option's value is not known yet
+			}
+			if opt, ok := fields.Find(svc.Options, svc.IdentifierOption); ok {
+				field = fields.FormatDefault(opt)
+			}
+		}
+		field = strings.TrimSpace(field)
+		if field == "" {
+			return // a missing required option is reported on its own
+		}
+		if _, ok := mappings[field]; !ok {
+			diagnostics.AddAttributeError(d, path.Root("mappings"), "Missing Identifier Mapping",
+				fmt.Sprintf("Service %s of platform %s identifies records by field %q (option %s), which no mapping targets.",
+					svc.Name, platform, field, svc.IdentifierOption),
+				fmt.Sprintf("Add a mapping %q = \"<model column>\", or set service_options.%s to the field that identifies records.",
+					field, svc.IdentifierOption), nil)
+		}
+		return
+	}
+	if !svc.RequireIdentifier || len(svc.Identifiers) == 0 {
+		return
+	}
+	for _, id := range svc.Identifiers {
+		if _, ok := mappings[id]; ok {
+			return
+		}
+	}
+	diagnostics.AddAttributeError(d, path.Root("mappings"), "Missing Identifier Mapping",
+		fmt.Sprintf("Service %s of platform %s needs at least one identifier mapped: %s.", svc.Name, platform, strings.Join(svc.Identifiers, ", ")),
+		"Map a model column to one of those fields, so the destination can find each record.", nil)
 }
 
 func (r *activationResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -389,12 +494,13 @@ func (r *activationResource) Create(ctx context.Context, req resource.CreateRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	r.validateRefs(ctx, plan, false, &resp.Diagnostics)
+	options := r.validateRefs(ctx, plan, false, &resp.Diagnostics)
 	a := &catalog.Activation{Enabled: true}
 	resp.Diagnostics.Append(plan.toCatalog(a)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	a.Options = options
 	a.NextRunAt = nextRun(a.Schedule, a.Enabled, time.Now())
 	if err := r.data.Store.CreateActivation(r.data.ctx(ctx), a); err != nil {
 		addStoreError(&resp.Diagnostics, summary, catalog.KindActivation, a.Name, err)
@@ -443,7 +549,7 @@ func (r *activationResource) Update(ctx context.Context, req resource.UpdateRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	r.validateRefs(ctx, plan, false, &resp.Diagnostics)
+	options := r.validateRefs(ctx, plan, false, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -457,6 +563,7 @@ func (r *activationResource) Update(ctx context.Context, req resource.UpdateRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	a.Options = options
 	a.FullResyncRequested = needsFullResync(plan, state)
 	if err := r.data.Store.UpdateActivation(r.data.ctx(ctx), a); err != nil {
 		addStoreError(&resp.Diagnostics, summary, catalog.KindActivation, a.Name, err)
@@ -476,11 +583,14 @@ func (r *activationResource) Update(ctx context.Context, req resource.UpdateRequ
 }
 
 // needsFullResync tells whether a change invalidates the stored snapshot: another source of
-// rows, another destination or service, another way of applying them, or other mapped fields.
+// rows, another destination or service, another way of applying them, other mapped fields, or
+// other service options (another audience, list, event name or matching property holds none of
+// what the snapshot says was sent).
 func needsFullResync(plan, state activationModel) bool {
 	return !plan.SegmentID.Equal(state.SegmentID) || !plan.ModelID.Equal(state.ModelID) ||
 		!plan.DestinationID.Equal(state.DestinationID) || !plan.Service.Equal(state.Service) ||
-		!plan.SyncMode.Equal(state.SyncMode) || !plan.Mappings.Equal(state.Mappings)
+		!plan.SyncMode.Equal(state.SyncMode) || !plan.Mappings.Equal(state.Mappings) ||
+		!plan.ServiceOptions.Equal(state.ServiceOptions)
 }
 
 // Delete removes the activation from the catalog, then drops its delta tables from the
@@ -562,21 +672,22 @@ func (r *activationResource) ImportState(ctx context.Context, req resource.Impor
 
 // activationModel is the Terraform state of an activation.
 type activationModel struct {
-	ID            types.String `tfsdk:"id"`
-	WorkspaceID   types.String `tfsdk:"workspace_id"`
-	Name          types.String `tfsdk:"name"`
-	Description   types.String `tfsdk:"description"`
-	SegmentID     types.String `tfsdk:"segment_id"`
-	ModelID       types.String `tfsdk:"model_id"`
-	DestinationID types.String `tfsdk:"destination_id"`
-	Service       types.String `tfsdk:"service"`
-	SyncMode      types.String `tfsdk:"sync_mode"`
-	RunType       types.String `tfsdk:"run_type"`
-	Mappings      types.Map    `tfsdk:"mappings"`
-	Schedule      types.Object `tfsdk:"schedule"`
-	Enabled       types.Bool   `tfsdk:"enabled"`
-	Paused        types.Bool   `tfsdk:"paused"`
-	PauseReason   types.String `tfsdk:"pause_reason"`
+	ID             types.String `tfsdk:"id"`
+	WorkspaceID    types.String `tfsdk:"workspace_id"`
+	Name           types.String `tfsdk:"name"`
+	Description    types.String `tfsdk:"description"`
+	SegmentID      types.String `tfsdk:"segment_id"`
+	ModelID        types.String `tfsdk:"model_id"`
+	DestinationID  types.String `tfsdk:"destination_id"`
+	Service        types.String `tfsdk:"service"`
+	SyncMode       types.String `tfsdk:"sync_mode"`
+	RunType        types.String `tfsdk:"run_type"`
+	Mappings       types.Map    `tfsdk:"mappings"`
+	ServiceOptions types.Map    `tfsdk:"service_options"`
+	Schedule       types.Object `tfsdk:"schedule"`
+	Enabled        types.Bool   `tfsdk:"enabled"`
+	Paused         types.Bool   `tfsdk:"paused"`
+	PauseReason    types.String `tfsdk:"pause_reason"`
 }
 
 // toCatalog copies the declared attributes onto a.
@@ -613,7 +724,8 @@ func (p *activationModel) toCatalog(a *catalog.Activation) diag.Diagnostics {
 }
 
 // fromCatalog sets every attribute from the catalog's activation. An interval written by the
-// user is kept as written when it denotes the stored duration ("60m" stays "60m").
+// user is kept as written when it denotes the stored duration ("60m" stays "60m"), and so is a
+// service option value that denotes the stored one ("TRUE" stays "TRUE").
 func (p *activationModel) fromCatalog(a *catalog.Activation) {
 	p.ID = types.StringValue(a.ID)
 	p.WorkspaceID = types.StringValue(a.WorkspaceID)
@@ -637,6 +749,7 @@ func (p *activationModel) fromCatalog(a *catalog.Activation) {
 		}
 		p.Mappings = types.MapValueMust(types.StringType, elems)
 	}
+	p.ServiceOptions = optionsValue(a.Options, p.ServiceOptions)
 	every := types.StringNull()
 	if a.Schedule.Type == catalog.ScheduleInterval {
 		every = types.StringValue(formatEvery(a.Schedule.Every))
@@ -653,4 +766,29 @@ func (p *activationModel) fromCatalog(a *catalog.Activation) {
 		kind = catalog.ScheduleManual
 	}
 	p.Schedule = types.ObjectValueMust(scheduleAttrTypes, map[string]attr.Value{"type": types.StringValue(kind), "every": every})
+}
+
+// optionsValue is the service_options value of stored options: null when there are none,
+// else each option's text, as the user wrote it in prev when that denotes the stored value.
+// A stored value that cannot be written as text (which the provider never stores) is shown as
+// its JSON, so a plan reveals it.
+func optionsValue(stored map[string]any, prev types.Map) types.Map {
+	if len(stored) == 0 {
+		return types.MapNull(types.StringType)
+	}
+	written, _ := stringMap(prev)
+	elems := make(map[string]attr.Value, len(stored))
+	for name, v := range stored {
+		if w, ok := written[name]; ok && fields.SameText(w, v) {
+			elems[name] = types.StringValue(w)
+			continue
+		}
+		text, err := fields.FormatText(v)
+		if err != nil {
+			b, _ := json.Marshal(v)
+			text = string(b)
+		}
+		elems[name] = types.StringValue(text)
+	}
+	return types.MapValueMust(types.StringType, elems)
 }

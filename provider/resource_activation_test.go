@@ -465,6 +465,7 @@ func TestNeedsFullResync(t *testing.T) {
 		SegmentID: types.StringValue("seg"), ModelID: types.StringNull(), DestinationID: types.StringValue("dst"),
 		Service: types.StringValue("records"), SyncMode: types.StringValue("upsert"), RunType: types.StringValue("delta"),
 		Mappings: stringMapValue(map[string]string{"email": "email"}), Description: types.StringValue("a"),
+		ServiceOptions: types.MapNull(types.StringType),
 	}
 	changed := func(f func(*activationModel)) activationModel { m := base; f(&m); return m }
 	tests := map[string]struct {
@@ -478,6 +479,9 @@ func TestNeedsFullResync(t *testing.T) {
 		"sync mode":   {changed(func(m *activationModel) { m.SyncMode = types.StringValue("mirror") }), true},
 		"segment":     {changed(func(m *activationModel) { m.SegmentID = types.StringValue("other") }), true},
 		"destination": {changed(func(m *activationModel) { m.DestinationID = types.StringValue("other") }), true},
+		"service options": {changed(func(m *activationModel) {
+			m.ServiceOptions = stringMapValue(map[string]string{"audience_name": "other"})
+		}), true},
 	}
 	for name, tt := range tests {
 		if got := needsFullResync(tt.plan, base); got != tt.want {

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -145,4 +146,35 @@ resource "dinmo_destination" "hook" {
 		},
 	})
 	checkLogClean(t, logPath, "created destination", all...)
+}
+
+func TestCheckBaseURL(t *testing.T) {
+	for _, tt := range []struct {
+		url, wantErr string
+	}{
+		{"https://api-proxy.example.com", ""},
+		{"http://127.0.0.1:8080/hubspot", ""},
+		{"https://graph.facebook.com/", ""},
+		{"", "empty"},
+		{" https://x.example.com", "white space"},
+		{"ftp://x.example.com", `scheme must be http or https, not "ftp"`},
+		{"api.example.com", `scheme must be http or https, not ""`},
+		{"https://", "no host"},
+		{"https://user:hunter2@x.example.com", "must not contain credentials"},
+		{"https://x.example.com/?key=1", "query or a fragment"},
+		{"https://x.example.com/#top", "query or a fragment"},
+		{"https://x.example.com:port/", "not a URL"},
+		{"https://u:hunter2@x.example.com:port/", "not a URL"},
+	} {
+		err := checkBaseURL(tt.url)
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("checkBaseURL(%q): %v", tt.url, err)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("checkBaseURL(%q) = %v, want an error containing %q", tt.url, err, tt.wantErr)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("checkBaseURL(%q) repeats the password: %v", tt.url, err)
+		}
+	}
 }

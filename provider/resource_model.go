@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -23,6 +24,8 @@ import (
 	"dinmo/catalog"
 	"dinmo/connectors/warehouse"
 	"dinmo/provider/internal/diagnostics"
+	"dinmo/segment"
+	"dinmo/stats"
 )
 
 var (
@@ -51,62 +54,77 @@ var columnObjectType = types.ObjectType{AttrTypes: map[string]attr.Type{
 }}
 
 func (r *modelResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	attrs := map[string]schema.Attribute{
+		"id":           idAttribute("model"),
+		"workspace_id": workspaceIDAttribute("model"),
+		"source_id": schema.StringAttribute{
+			MarkdownDescription: "Id of the source (warehouse) the model reads (`dinmo_source.<name>.id`). Changing it replaces the model.",
+			Required:            true,
+			PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+		},
+		"name": nameAttribute("model", true),
+		"description": schema.StringAttribute{
+			MarkdownDescription: "Free-text description.",
+			Optional:            true, Computed: true, Default: stringdefault.StaticString(""),
+		},
+		"type": schema.StringAttribute{
+			MarkdownDescription: "Kind of rows: `users` (one row per person; feeds list and attribute destinations), `events` " +
+				"(one row per event; feeds event destinations) or `custom` (other objects). Defaults to `users`.",
+			Optional: true, Computed: true, Default: stringdefault.StaticString(catalog.ModelUsers),
+			Validators: []validator.String{stringvalidator.OneOf(catalog.ModelUsers, catalog.ModelEvents, catalog.ModelCustom)},
+		},
+		"sql": schema.StringAttribute{
+			MarkdownDescription: "A SELECT query in the warehouse's SQL dialect. Exactly one of `sql` and `table` must be set.",
+			Optional:            true,
+			Validators:          []validator.String{stringvalidator.LengthAtLeast(1)},
+		},
+		"table": schema.StringAttribute{
+			MarkdownDescription: "An existing table or view, optionally qualified with dots (`schema.table`, `database.schema.table`); " +
+				"each part is quoted as written, so it is case-sensitive. Exactly one of `sql` and `table` must be set.",
+			Optional:   true,
+			Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+		},
+		"primary_key": schema.StringAttribute{
+			MarkdownDescription: "Column that identifies a row uniquely. It must be one of the model's columns (checked at apply).",
+			Required:            true,
+			Validators:          []validator.String{stringvalidator.LengthAtLeast(1)},
+		},
+		"view_name": schema.StringAttribute{
+			MarkdownDescription: "The model's view in the warehouse, unquoted (`" + warehouse.SchemaSegments + ".model_<name>`). " +
+				"Empty when the view was found missing; the next apply re-creates it.",
+			Computed: true,
+		},
+		"columns": schema.ListNestedAttribute{
+			MarkdownDescription: "The model's columns, as introspected at the last apply.",
+			Computed:            true,
+			NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+				"name":     schema.StringAttribute{MarkdownDescription: "Column name, as the warehouse reports it.", Computed: true},
+				"type":     schema.StringAttribute{MarkdownDescription: "The warehouse's type name.", Computed: true},
+				"category": schema.StringAttribute{MarkdownDescription: "Portable type category: `string`, `integer`, `number`, `boolean`, `date`, `timestamp` or `other`. Segment operators depend on it.", Computed: true},
+			}},
+		},
+		"duplicate_key_share": schema.Float64Attribute{
+			MarkdownDescription: "Share of the model's rows whose primary key is NULL or repeats an earlier row's, " +
+				"`(rows - distinct non-NULL keys) / rows`, checked in the warehouse each time the view is (re)built. Above 0.05 " +
+				"the apply fails; above 0 it succeeds with a warning.",
+			Computed: true,
+		},
+	}
+	for k, v := range modelGraphAttributes() {
+		attrs[k] = v
+	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "A model makes a table or a SQL query of a source available to segments and activations. " +
 			"Applying it creates (or replaces) the view `" + warehouse.SchemaSegments + ".model_<name>` in the source's warehouse, " +
-			"introspects its columns and checks the primary key. When the model changes, the views of its segments are " +
-			"re-created too. If the view disappears from the warehouse, the next plan shows an update that re-creates it.\n\n" +
+			"introspects its columns and checks the primary key: more than 5% of rows with a NULL or repeated key fails the " +
+			"apply, naming the key and the share; any duplicate warns. Fields, relationships and calculated fields are checked " +
+			"at plan time against the columns (introspected at plan time when the query changes) and the other models of the " +
+			"source. When the model changes, the views of its segments are re-created too. If the view disappears from the " +
+			"warehouse, the next plan shows an update that re-creates it.\n\n" +
+			"The model's view holds exactly the model's query; calculated fields are computed in segment views (which select " +
+			"them after the model's columns), so activations can map them.\n\n" +
 			"Import with `<workspace name>/<model name>` or the catalog id.",
-		Attributes: map[string]schema.Attribute{
-			"id":           idAttribute("model"),
-			"workspace_id": workspaceIDAttribute("model"),
-			"source_id": schema.StringAttribute{
-				MarkdownDescription: "Id of the source (warehouse) the model reads (`dinmo_source.<name>.id`). Changing it replaces the model.",
-				Required:            true,
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-			},
-			"name": nameAttribute("model", true),
-			"description": schema.StringAttribute{
-				MarkdownDescription: "Free-text description.",
-				Optional:            true, Computed: true, Default: stringdefault.StaticString(""),
-			},
-			"type": schema.StringAttribute{
-				MarkdownDescription: "Kind of rows: `users` (one row per person; feeds list and attribute destinations), `events` " +
-					"(one row per event; feeds event destinations) or `custom` (other objects). Defaults to `users`.",
-				Optional: true, Computed: true, Default: stringdefault.StaticString(catalog.ModelUsers),
-				Validators: []validator.String{stringvalidator.OneOf(catalog.ModelUsers, catalog.ModelEvents, catalog.ModelCustom)},
-			},
-			"sql": schema.StringAttribute{
-				MarkdownDescription: "A SELECT query in the warehouse's SQL dialect. Exactly one of `sql` and `table` must be set.",
-				Optional:            true,
-				Validators:          []validator.String{stringvalidator.LengthAtLeast(1)},
-			},
-			"table": schema.StringAttribute{
-				MarkdownDescription: "An existing table or view, optionally qualified with dots (`schema.table`, `database.schema.table`); " +
-					"each part is quoted as written, so it is case-sensitive. Exactly one of `sql` and `table` must be set.",
-				Optional:   true,
-				Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
-			},
-			"primary_key": schema.StringAttribute{
-				MarkdownDescription: "Column that identifies a row uniquely. It must be one of the model's columns (checked at apply).",
-				Required:            true,
-				Validators:          []validator.String{stringvalidator.LengthAtLeast(1)},
-			},
-			"view_name": schema.StringAttribute{
-				MarkdownDescription: "The model's view in the warehouse, unquoted (`" + warehouse.SchemaSegments + ".model_<name>`). " +
-					"Empty when the view was found missing; the next apply re-creates it.",
-				Computed: true,
-			},
-			"columns": schema.ListNestedAttribute{
-				MarkdownDescription: "The model's columns, as introspected at the last apply.",
-				Computed:            true,
-				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
-					"name":     schema.StringAttribute{MarkdownDescription: "Column name, as the warehouse reports it.", Computed: true},
-					"type":     schema.StringAttribute{MarkdownDescription: "The warehouse's type name.", Computed: true},
-					"category": schema.StringAttribute{MarkdownDescription: "Portable type category: `string`, `integer`, `number`, `boolean`, `date`, `timestamp` or `other`. Segment operators depend on it.", Computed: true},
-				}},
-			},
-		},
+		Attributes: attrs,
 	}
 }
 
@@ -136,9 +154,107 @@ func (r *modelResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 		}
 		if !modelNeedsRebuild(plan, state) {
 			plan.Columns = state.Columns
+			plan.DuplicateKeyShare = state.DuplicateKeyShare
+		} else {
+			plan.DuplicateKeyShare = types.Float64Unknown()
 		}
 	}
+	r.validateGraph(ctx, &plan, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// validateGraph checks the declared fields, relationships and calculated fields at plan time,
+// against the model's columns (those in the plan, or introspected now when the query changed)
+// and the other models of the source in the catalog. Anything it cannot check now (unknown
+// values, an unreachable warehouse) is checked at apply.
+func (r *modelResource) validateGraph(ctx context.Context, plan *modelModel, d *diag.Diagnostics) {
+	const summary = "Invalid Model"
+	if !r.configured() || plan.SourceID.IsUnknown() || plan.WorkspaceID.IsUnknown() || plan.Name.IsUnknown() ||
+		plan.SQL.IsUnknown() || plan.Table.IsUnknown() || plan.PrimaryKey.IsUnknown() || plan.Type.IsUnknown() {
+		return
+	}
+	g, known, diags := plan.graph(ctx)
+	d.Append(diags...)
+	if !known || d.HasError() {
+		return
+	}
+	if !checkFields(g, plan.Type.ValueString(), nil, summary, d) {
+		return
+	}
+	if len(g.Fields) == 0 && g.TimestampColumn == "" && len(g.Relationships) == 0 && len(g.Calculated) == 0 {
+		return
+	}
+	m := &catalog.Model{ID: plan.ID.ValueString(), WorkspaceID: plan.WorkspaceID.ValueString(), SourceID: plan.SourceID.ValueString(),
+		Name: plan.Name.ValueString(), Type: plan.Type.ValueString(), SQL: plan.SQL.ValueString(), Table: plan.Table.ValueString(),
+		PrimaryKey: plan.PrimaryKey.ValueString()}
+	if plan.ID.IsUnknown() {
+		m.ID = ""
+	}
+	setModelGraph(m, g)
+	var cols []warehouse.Column
+	if !plan.Columns.IsUnknown() && !plan.Columns.IsNull() {
+		var stored []catalog.Column
+		for _, e := range plan.Columns.Elements() {
+			o, ok := e.(types.Object)
+			if !ok {
+				return
+			}
+			a := o.Attributes()
+			name, _ := a["name"].(types.String)
+			typ, _ := a["type"].(types.String)
+			cat, _ := a["category"].(types.String)
+			stored = append(stored, catalog.Column{Name: name.ValueString(), Type: typ.ValueString(), Category: cat.ValueString()})
+		}
+		cols = columnsFromCatalog(stored)
+	} else {
+		c, err := r.data.openSourceByID(ctx, m.SourceID)
+		if err != nil {
+			return // the source may be created in this same apply; apply checks
+		}
+		defer c.close()
+		cols, err = c.QueryColumns(c.ctx, modelQuery(c.Dialect(), m.SQL, m.Table))
+		if err != nil {
+			return // reported at apply, with the warehouse's message
+		}
+	}
+	m.Columns = columnsToCatalog(cols)
+	r.checkGraph(ctx, m, cols, summary, d)
+}
+
+// checkGraph checks a model's declared graph against its columns and the other models of its
+// source; it returns false after adding errors. Relationships to models not in the catalog yet
+// (created in the same apply) are reported as a warning and their checks left to the segments
+// that use them.
+func (r *modelResource) checkGraph(ctx context.Context, m *catalog.Model, cols []warehouse.Column, summary string, d *diag.Diagnostics) bool {
+	g := modelGraphOf(m)
+	if !checkFields(g, m.Type, cols, summary, d) {
+		return false
+	}
+	graph, err := buildSchema(ctx, r.data.Store, m.WorkspaceID, m.SourceID, m)
+	if err != nil {
+		diagnostics.AddError(d, summary, "The models and segments of the workspace cannot be loaded.", "Check the catalog.", err)
+		return false
+	}
+	var missing []string
+	for _, rel := range g.Relationships {
+		if _, ok := graph.Models[rel.To]; !ok {
+			missing = append(missing, rel.To)
+		}
+	}
+	if len(missing) > 0 {
+		diagnostics.AddWarning(d, "Model Relationships Not Checked",
+			fmt.Sprintf("Model %q has relationships to models that are not in the catalog yet (%s), so its relationships and calculated fields are checked when a segment uses them.",
+				m.Name, strings.Join(missing, ", ")),
+			"Make the model depend on the target models (depends_on) to have them checked at plan time.", nil)
+		return true
+	}
+	errs := segment.ValidateModel(graph, m.Name)
+	for _, e := range errs {
+		diagnostics.AddAttributeError(d, modelErrorPath(e.Path), summary,
+			fmt.Sprintf("Model %q, %s.", m.Name, strings.TrimSuffix(e.Error(), ".")),
+			"Fix the declaration; paths name calculated_fields as calculated, and a filter's conditions inside filter_json.", nil)
+	}
+	return len(errs) == 0
 }
 
 // modelNeedsRebuild tells whether an apply must (re)create the view and introspect it again:
@@ -146,7 +262,9 @@ func (r *modelResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 func modelNeedsRebuild(plan, state modelModel) bool {
 	return !plan.WorkspaceID.Equal(state.WorkspaceID) || !plan.SourceID.Equal(state.SourceID) ||
 		!plan.Name.Equal(state.Name) || !plan.SQL.Equal(state.SQL) || !plan.Table.Equal(state.Table) ||
-		!plan.PrimaryKey.Equal(state.PrimaryKey) || !plan.ViewName.Equal(state.ViewName)
+		!plan.PrimaryKey.Equal(state.PrimaryKey) || !plan.ViewName.Equal(state.ViewName) ||
+		!plan.Fields.Equal(state.Fields) || !plan.TimestampColumn.Equal(state.TimestampColumn) ||
+		!plan.Relationships.Equal(state.Relationships) || !plan.Calculated.Equal(state.Calculated)
 }
 
 func (r *modelResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -157,7 +275,10 @@ func (r *modelResource) Create(ctx context.Context, req resource.CreateRequest, 
 		return
 	}
 	m := &catalog.Model{}
-	plan.toCatalog(m)
+	resp.Diagnostics.Append(plan.toCatalog(ctx, m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	if _, err := r.data.Store.GetModelByName(ctx, m.WorkspaceID, m.Name); !nameFree(&resp.Diagnostics, summary, catalog.KindModel, m.Name, err) {
 		return
 	}
@@ -236,6 +357,28 @@ func (r *modelResource) buildView(c *conn, m *catalog.Model, creating bool, summ
 			"Use one of the model's columns: "+strings.Join(columnNames(cols), ", ")+".", nil)
 		return false
 	}
+	if !r.checkGraph(ctx, withColumns(m, cols), cols, summary, d) {
+		return false
+	}
+	kc, err := stats.DuplicateKeysOfQuery(ctx, c.DB(), c.Dialect(), query, m.PrimaryKey)
+	if err != nil {
+		diagnostics.AddAttributeError(d, path.Root("primary_key"), summary, "Checking the uniqueness of the primary key failed.",
+			"Check that the source user may read the model's rows.", c.redact(err))
+		return false
+	}
+	if kc.Share > stats.MaxDuplicateShare {
+		diagnostics.AddAttributeError(d, path.Root("primary_key"), summary,
+			fmt.Sprintf("The primary key %q is not unique: %s of the model's rows (%d of %d) have a NULL key or repeat another row's key, more than the %s allowed.",
+				m.PrimaryKey, percent(kc.Share), kc.Invalid, kc.Rows, percent(stats.MaxDuplicateShare)),
+			"Choose a column that identifies each row (such as an id rather than a name), or remove duplicates and NULL keys in the source.", nil)
+		return false
+	}
+	if kc.Invalid > 0 {
+		diagnostics.AddAttributeWarning(d, path.Root("primary_key"), "Duplicate Primary Keys",
+			fmt.Sprintf("%s of the rows of model %q (%d of %d) have a NULL primary key %q or repeat another row's key.",
+				percent(kc.Share), m.Name, kc.Invalid, kc.Rows, m.PrimaryKey),
+			"Fix the source so the key is unique: duplicates inflate segment sizes and break joins and syncs. Above 5% applies fail.", nil)
+	}
 	var rebuilds []segmentRebuild
 	if !creating {
 		rebuilds, err = planSegmentRebuilds(ctx, r.data.Store, c.Dialect(), m, cols)
@@ -272,6 +415,7 @@ func (r *modelResource) buildView(c *conn, m *catalog.Model, creating bool, summ
 	}
 	m.Columns = columnsToCatalog(cols)
 	m.ViewName = view
+	setDuplicateShare(m, kc.Share, time.Now())
 	tflog.Debug(ctx, "model view built", map[string]any{"view": m.ViewName, "segments_rebuilt": len(rebuilds)})
 	return true
 }
@@ -378,7 +522,10 @@ func (r *modelResource) Update(ctx context.Context, req resource.UpdateRequest, 
 		addStoreError(&resp.Diagnostics, summary, catalog.KindModel, state.Name.ValueString(), err)
 		return
 	}
-	plan.toCatalog(m)
+	resp.Diagnostics.Append(plan.toCatalog(ctx, m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	if modelNeedsRebuild(plan, state) {
 		c := r.openModelSource(ctx, m, summary, &resp.Diagnostics)
 		if c == nil {
@@ -457,10 +604,25 @@ type modelModel struct {
 	PrimaryKey  types.String `tfsdk:"primary_key"`
 	ViewName    types.String `tfsdk:"view_name"`
 	Columns     types.List   `tfsdk:"columns"`
+	// Issue-3 declarations (see model_graph.go).
+	Fields            types.List    `tfsdk:"fields"`
+	TimestampColumn   types.String  `tfsdk:"timestamp_column"`
+	Relationships     types.List    `tfsdk:"relationships"`
+	Calculated        types.List    `tfsdk:"calculated_fields"`
+	DuplicateKeyShare types.Float64 `tfsdk:"duplicate_key_share"`
 }
 
-// toCatalog copies the declared attributes onto m.
-func (p *modelModel) toCatalog(m *catalog.Model) {
+// toCatalog copies the declared attributes onto m, the graph included (which must be known).
+func (p *modelModel) toCatalog(ctx context.Context, m *catalog.Model) diag.Diagnostics {
+	g, known, diags := p.graph(ctx)
+	if !diags.HasError() && !known {
+		diagnostics.AddError(&diags, "Unknown Model Definition", "The model's fields, relationships or calculated fields are not known at apply time.",
+			"This is a bug in the provider; please report it.", nil)
+	}
+	if diags.HasError() {
+		return diags
+	}
+	setModelGraph(m, g)
 	m.WorkspaceID = p.WorkspaceID.ValueString()
 	m.SourceID = p.SourceID.ValueString()
 	m.Name = p.Name.ValueString()
@@ -469,6 +631,7 @@ func (p *modelModel) toCatalog(m *catalog.Model) {
 	m.SQL = p.SQL.ValueString()
 	m.Table = p.Table.ValueString()
 	m.PrimaryKey = p.PrimaryKey.ValueString()
+	return diags
 }
 
 // fromCatalog sets every attribute from the catalog's model.
@@ -485,6 +648,8 @@ func (p *modelModel) fromCatalog(m *catalog.Model) diag.Diagnostics {
 	p.ViewName = types.StringValue(displayViewName(m.ViewName))
 	cols, d := columnsValue(m.Columns)
 	p.Columns = cols
+	d.Append(p.setGraph(context.Background(), modelGraphOf(m))...)
+	p.DuplicateKeyShare = types.Float64Value(duplicateShareOf(m))
 	return d
 }
 
@@ -502,4 +667,37 @@ func columnsValue(cols []catalog.Column) (types.List, diag.Diagnostics) {
 	l, d := types.ListValue(columnObjectType, elems)
 	diags.Append(d...)
 	return l, diags
+}
+
+// withColumns returns a copy of m with the given columns.
+func withColumns(m *catalog.Model, cols []warehouse.Column) *catalog.Model {
+	c := *m
+	c.Columns = columnsToCatalog(cols)
+	return &c
+}
+
+// percent formats a share as a percentage with up to two decimals.
+func percent(share float64) string {
+	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", share*100), "0"), ".") + "%"
+}
+
+// categoricalFields returns the model's declared fields (by name) and those marked
+// categorical. A model without declared fields returns empty maps: every column may then be
+// used in a breakdown.
+func categoricalFields(m *catalog.Model) (categorical, declared map[string]bool) {
+	categorical, declared = map[string]bool{}, map[string]bool{}
+	for _, f := range modelGraphOf(m).Fields {
+		declared[f.Column] = true
+		if f.Categorical {
+			categorical[f.Column] = true
+		}
+	}
+	return categorical, declared
+}
+
+// addModelGraph adds the model's declared graph (field type overrides, timestamp column,
+// relationships and calculated fields) to its segment model.
+func addModelGraph(sm *segment.Model, m *catalog.Model, _ map[string]string) error {
+	applyGraph(sm, modelGraphOf(m))
+	return nil
 }

@@ -89,3 +89,42 @@ func TestAccModel_errors(t *testing.T) {
 		},
 	})
 }
+
+// testAccModelDuplicateKeys checks the duplicate primary key rule: more than 5% of NULL or
+// repeated keys fails naming the key and the share, 5% or less succeeds (with a warning) and
+// exposes the share.
+func testAccModelDuplicateKeys(t *testing.T, engine string) {
+	e := newStatsEnv(t, engine)
+	resource.Test(t, resource.TestCase{
+		TerraformVersionChecks:   testAccVersionChecks,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             e.checkDestroy,
+		Steps: []resource.TestStep{
+			{
+				// FR twice and DE once: one row in three repeats a key.
+				Config:      modelHCL(e, "sql = \"SELECT country AS k FROM customers\"\n  primary_key = \"k\""),
+				ExpectError: expectError("Cannot Create Model", `primary key "k" is not unique: 33.33%`, "(1 of 3)", "more than the 5%"),
+			},
+			{
+				PreConfig: func() {
+					if err := e.checkViews(false, "model_buyers")(nil); err != nil {
+						t.Fatal(err)
+					}
+				},
+				// A NULL key counts as invalid too: 2 of 21 rows.
+				Config:      modelHCL(e, "sql = \"SELECT g AS id FROM generate_series(1, 19) AS t(g) UNION ALL SELECT 1 UNION ALL SELECT NULL\"\n  primary_key = \"id\""),
+				ExpectError: expectError("Cannot Create Model", `primary key "id" is not unique: 9.52%`, "(2 of 21)"),
+			},
+			{
+				// 40 distinct keys and one repeat: 1 of 41 rows, under 5%: a warning.
+				Config: modelHCL(e, "sql = \"SELECT g AS id FROM generate_series(1, 40) AS t(g) UNION ALL SELECT 1\"\n  primary_key = \"id\""),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("dinmo_model.m", tfjsonpath.New("duplicate_key_share"), knownvalue.Float64Exact(1.0/41)),
+				},
+			},
+		},
+	})
+}
+
+func TestAccModelDuplicateKeys_duckdb(t *testing.T)   { testAccModelDuplicateKeys(t, "duckdb") }
+func TestAccModelDuplicateKeys_postgres(t *testing.T) { testAccModelDuplicateKeys(t, "postgres") }

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -29,10 +30,11 @@ import (
 )
 
 var (
-	_ resource.Resource                = (*segmentResource)(nil)
-	_ resource.ResourceWithConfigure   = (*segmentResource)(nil)
-	_ resource.ResourceWithImportState = (*segmentResource)(nil)
-	_ resource.ResourceWithModifyPlan  = (*segmentResource)(nil)
+	_ resource.Resource                   = (*segmentResource)(nil)
+	_ resource.ResourceWithConfigure      = (*segmentResource)(nil)
+	_ resource.ResourceWithImportState    = (*segmentResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*segmentResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*segmentResource)(nil)
 )
 
 func newSegmentResource() resource.Resource { return &segmentResource{} }
@@ -50,7 +52,7 @@ func (r *segmentResource) Metadata(_ context.Context, req resource.MetadataReque
 // conditionObjectType is the type of one element of a segment's conditions.
 var conditionObjectType = types.ObjectType{AttrTypes: map[string]attr.Type{
 	"column": types.StringType, "operator": types.StringType, "value": types.StringType,
-	"values": types.ListType{ElemType: types.StringType},
+	"values": types.ListType{ElemType: types.StringType}, "unit": types.StringType,
 }}
 
 func (r *segmentResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -65,8 +67,27 @@ func (r *segmentResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "A segment is a filtered subset of a model's rows. Its conditions are checked against the model's " +
-			"columns at plan time, and the plan shows the compiled SQL. Applying it creates (or replaces) the view `" +
-			warehouse.SchemaSegments + ".segment_<name>`, which selects every column of the model's view for the rows that match.\n\n" +
+			"fields, relationships and calculated fields at plan time, and the plan shows the compiled SQL. Applying it creates " +
+			"(or replaces) the view `" + warehouse.SchemaSegments + ".segment_<name>`, which selects every column of the model's " +
+			"view, then the model's calculated fields, for the rows that match (so activations can map calculated fields).\n\n" +
+			"Simple segments use `match` and `conditions` (attribute conditions combined with AND or OR). Any other segment uses " +
+			"`rules`: the whole condition tree as JSON, written with `jsonencode`, which allows groups nested to any depth, " +
+			"negated groups, related-model conditions, aggregate conditions and segment memberships:\n\n" +
+			"```terraform\nrules = jsonencode({\n  match = \"all\"\n  conditions = [{ column = \"country\", operator = \"in\", values = [\"FR\", \"BE\"] }]\n" +
+			"  groups = [{ match = \"any\", negate = true, conditions = [{ column = \"email\", operator = \"ends_with\", value = \"@test.com\" }] }]\n" +
+			"  related = [{ path = [\"orders\"], quantifier = \"count_at_least\", count = 2, window = { last = 12, unit = \"months\" },\n" +
+			"              filter = { match = \"all\", conditions = [{ column = \"status\", operator = \"equals\", value = \"paid\" }] } }]\n" +
+			"  aggregates = [{ path = [\"orders\"], function = \"sum\", column = \"amount\", operator = \"gte\", value = 100 }]\n" +
+			"  memberships = [{ segment = \"test_accounts\", exclude = true }]\n})\n```\n\n" +
+			"A group has `match` (`all` or `any`), optional `negate`, and lists `conditions`, `groups`, `related`, `aggregates` and " +
+			"`memberships`. A condition has `column`, `operator`, `value` or `values`, and `unit` (`days`, `weeks`, `months`, " +
+			"`years`) for `in_last`, `in_next` and `more_than_ago`. A related condition has `path` (relationship names, multi-hop), " +
+			"`quantifier` (" + codeList(segment.Quantifiers()) + "), `count`, an optional `filter` (a group on the related model, " +
+			"nestable) and `window` (`last` with `unit`, or `from` and/or `to`, on the related model's `timestamp_column` or " +
+			"`column`). An aggregate has `path`, `function` (" + codeList(segment.AggregateFunctions()) + "), `column`, `order_by` " +
+			"(first, last), `filter`, `window` and the comparison `operator`, `value`/`values`, `unit`. A membership names another " +
+			"segment of the same model (`segment`) and may `exclude` it; cycles are rejected. Values may be written as strings, " +
+			"numbers or booleans. Errors name the exact place in the tree, such as `related[0].filter.conditions[1].value`.\n\n" +
 			"Import with `<workspace name>/<segment name>` or the catalog id.",
 		Attributes: map[string]schema.Attribute{
 			"id":           idAttribute("segment"),
@@ -83,7 +104,7 @@ func (r *segmentResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 			},
 			"match": schema.StringAttribute{
 				MarkdownDescription: "`all`: a row must match every condition (AND); `any`: at least one (OR). Defaults to `all`. " +
-					"Without conditions, the segment holds every row of the model.",
+					"Without conditions, the segment holds every row of the model. Not used with `rules`, whose tree has its own `match`.",
 				Optional: true, Computed: true, Default: stringdefault.StaticString(segment.MatchAll),
 				Validators: []validator.String{stringvalidator.OneOf(segment.MatchAll, segment.MatchAny)},
 			},
@@ -92,7 +113,7 @@ func (r *segmentResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 					"column's type category: integers and decimals as plain numbers, dates as `YYYY-MM-DD`, timestamps as RFC 3339. " +
 					"Operators:\n\n  - " + strings.Join(opDocs, "\n  - "),
 				Optional:   true,
-				Validators: []validator.List{listvalidator.SizeAtLeast(1)},
+				Validators: []validator.List{listvalidator.SizeAtLeast(1), listvalidator.ConflictsWith(path.MatchRoot("rules"))},
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"column": schema.StringAttribute{
 						MarkdownDescription: "Exact (case-sensitive) name of a column of the model.",
@@ -113,11 +134,23 @@ func (r *segmentResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 						Optional:            true,
 						Validators:          []validator.List{listvalidator.SizeAtLeast(1)},
 					},
+					"unit": schema.StringAttribute{
+						MarkdownDescription: "Unit of `in_last`, `in_next` and `more_than_ago` (whose `value` is the number of units): " + codeList(segment.Units()) + ".",
+						Optional:            true,
+						Validators:          []validator.String{stringvalidator.OneOf(segment.Units()...)},
+					},
 				}},
 			},
+			"rules": schema.StringAttribute{
+				MarkdownDescription: "The whole condition tree as a JSON object (use `jsonencode`), for segments `match` and `conditions` " +
+					"cannot express; see the resource description for its format. Conflicts with `conditions` and `match`.",
+				Optional:   true,
+				Validators: []validator.String{stringvalidator.ConflictsWith(path.MatchRoot("conditions"))},
+			},
 			"compiled_sql": schema.StringAttribute{
-				MarkdownDescription: "The SELECT the segment's view runs, compiled at plan time when the model is known.",
-				Computed:            true,
+				MarkdownDescription: "The SELECT the segment's view runs, compiled at plan time when the model is known; relative dates " +
+					"use the warehouse's current time when the view is queried.",
+				Computed: true,
 			},
 			"view_name": schema.StringAttribute{
 				MarkdownDescription: "The segment's view in the warehouse, unquoted (`" + warehouse.SchemaSegments + ".segment_<name>`). " +
@@ -125,6 +158,26 @@ func (r *segmentResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 				Computed: true,
 			},
 		},
+	}
+}
+
+// ValidateConfig rejects match with rules and rules that are not a condition tree, with the
+// JSON error at the rules attribute.
+func (r *segmentResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var rules, match types.String
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("rules"), &rules)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("match"), &match)...)
+	if resp.Diagnostics.HasError() || rules.IsNull() || rules.IsUnknown() {
+		return
+	}
+	if !match.IsNull() {
+		diagnostics.AddAttributeError(&resp.Diagnostics, path.Root("match"), "Invalid Attribute Combination",
+			"match cannot be set together with rules: the rules' top-level group has its own match.",
+			"Remove match and set \"match\" inside rules.", nil)
+	}
+	if _, err := decodeRules(rules.ValueString()); err != nil {
+		diagnostics.AddAttributeError(&resp.Diagnostics, path.Root("rules"), "Invalid Segment Rules", "The rules cannot be read.",
+			"Write rules with jsonencode({...}) following the documented format; unknown keys are rejected.", err)
 	}
 }
 
@@ -166,9 +219,15 @@ func (r *segmentResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		addStoreError(&resp.Diagnostics, "Cannot Plan Segment", catalog.KindModel, plan.ModelID.ValueString(), err)
 		return
 	}
-	cols := columnsFromCatalog(m.Columns)
-	if errs := segment.Validate(g, cols); len(errs) > 0 {
-		addConditionErrors(&resp.Diagnostics, "Invalid Segment Condition", m, errs)
+	graph, err := buildSchema(ctx, r.data.Store, m.WorkspaceID, m.SourceID, nil)
+	if err != nil {
+		diagnostics.AddError(&resp.Diagnostics, "Cannot Plan Segment", "The models and segments of the workspace cannot be loaded.",
+			"Check the catalog; apply the models again if one was changed outside Terraform.", err)
+		return
+	}
+	name := plan.Name.ValueString()
+	if errs := segment.ValidateIn(graph, m.Name, g, segment.Options{Segment: name}); len(errs) > 0 {
+		addConditionErrors(&resp.Diagnostics, "Invalid Segment Condition", m, errs, plan.usesRules())
 		return
 	}
 	if state != nil && !segmentNeedsCompile(plan, *state) {
@@ -184,33 +243,61 @@ func (r *segmentResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		return
 	}
 	defer c.close()
-	sql, err := compileSegment(c.Dialect(), m.Name, g, cols)
+	sql, err := compileSegment(c.Dialect(), graph, m.Name, name, g)
 	if err != nil {
-		diagnostics.AddAttributeError(&resp.Diagnostics, path.Root("conditions"), "Cannot Compile Segment",
-			"The segment's conditions cannot be compiled to SQL.", "Fix the conditions.", err)
+		addCompileError(&resp.Diagnostics, "Cannot Compile Segment", m, err, plan.usesRules())
 		return
 	}
 	plan.CompiledSQL = types.StringValue(sql)
 }
 
+// compileSegment compiles a segment's tree in the graph: the SELECT of its view, with the
+// model's calculated fields after its columns.
+func compileSegment(d warehouse.Dialect, graph *segment.Schema, model, name string, g segment.Group) (string, error) {
+	return segment.CompileIn(d, graph, model, g, segment.Options{Segment: name, IncludeCalculated: true})
+}
+
+// addCompileError reports a compilation failure: the problems of a validation error (an
+// engine limit) at their conditions, any other error at the conditions as a whole.
+func addCompileError(d *diag.Diagnostics, summary string, m *catalog.Model, err error, rules bool) {
+	var verr *segment.ValidationError
+	if errors.As(err, &verr) {
+		addConditionErrors(d, summary, m, verr.Errors, rules)
+		return
+	}
+	attr := path.Root("conditions")
+	if rules {
+		attr = path.Root("rules")
+	}
+	diagnostics.AddAttributeError(d, attr, summary, "The segment's conditions cannot be compiled to SQL.", "Fix the conditions.", err)
+}
+
 // segmentNeedsCompile tells whether the compiled SQL or the view must be produced again.
 func segmentNeedsCompile(plan, state segmentModel) bool {
 	return !plan.ModelID.Equal(state.ModelID) || !plan.Name.Equal(state.Name) || !plan.Match.Equal(state.Match) ||
-		!plan.Conditions.Equal(state.Conditions) || !plan.ViewName.Equal(state.ViewName) || state.CompiledSQL.IsNull()
+		!plan.Conditions.Equal(state.Conditions) || !plan.Rules.Equal(state.Rules) || !plan.ViewName.Equal(state.ViewName) ||
+		state.CompiledSQL.IsNull()
 }
 
 // addConditionErrors reports each problem of a condition tree at its attribute path. The path
 // is also written in the text: Terraform cannot underline an element inside a list attribute,
 // so it only shows the resource.
-func addConditionErrors(d *diag.Diagnostics, summary string, m *catalog.Model, errs []*segment.Error) {
+func addConditionErrors(d *diag.Diagnostics, summary string, m *catalog.Model, errs []*segment.Error, rules bool) {
 	for _, e := range errs {
 		where := "The segment"
 		if e.Path != "" {
 			where = "Condition " + e.Path
 		}
-		diagnostics.AddAttributeError(d, segmentErrorPath(e.Path), summary,
+		attr := segmentErrorPath(e.Path)
+		if rules {
+			attr = path.Root("rules")
+			if e.Path != "" {
+				where = "Rules at " + e.Path
+			}
+		}
+		diagnostics.AddAttributeError(d, attr, summary,
 			fmt.Sprintf("%s: %s (model %q).", where, strings.TrimSuffix(e.Message, "."), m.Name),
-			"Fix the condition; the model's columns are listed in dinmo_model."+m.Name+".columns.", nil)
+			"Fix the condition; the model's columns are listed in dinmo_model."+m.Name+".columns, its relationships and calculated fields in its configuration.", nil)
 	}
 }
 
@@ -300,9 +387,14 @@ func (r *segmentResource) build(ctx context.Context, plan *segmentModel, s *cata
 		diagnostics.AddError(d, summary, "The segment's conditions are not known at apply time.", "This is a bug in the provider; please report it.", nil)
 		return false
 	}
-	cols := columnsFromCatalog(m.Columns)
-	if errs := segment.Validate(g, cols); len(errs) > 0 {
-		addConditionErrors(d, summary, m, errs)
+	graph, err := buildSchema(ctx, r.data.Store, m.WorkspaceID, m.SourceID, nil)
+	if err != nil {
+		diagnostics.AddError(d, summary, "The models and segments of the workspace cannot be loaded.",
+			"Check the catalog; apply the models again if one was changed outside Terraform.", err)
+		return false
+	}
+	if errs := segment.ValidateIn(graph, m.Name, g, segment.Options{Segment: s.Name}); len(errs) > 0 {
+		addConditionErrors(d, summary, m, errs, plan.usesRules())
 		return false
 	}
 	raw, err := segment.Encode(g)
@@ -317,9 +409,9 @@ func (r *segmentResource) build(ctx context.Context, plan *segmentModel, s *cata
 		return false
 	}
 	defer c.close()
-	sql, err := compileSegment(c.Dialect(), m.Name, g, cols)
+	sql, err := compileSegment(c.Dialect(), graph, m.Name, s.Name, g)
 	if err != nil {
-		diagnostics.AddAttributeError(d, path.Root("conditions"), summary, "The conditions cannot be compiled to SQL.", "Fix the conditions.", err)
+		addCompileError(d, summary, m, err, plan.usesRules())
 		return false
 	}
 	view := segmentViewName(s.Name)
@@ -434,13 +526,29 @@ type segmentModel struct {
 	Description types.String `tfsdk:"description"`
 	Match       types.String `tfsdk:"match"`
 	Conditions  types.List   `tfsdk:"conditions"`
+	Rules       types.String `tfsdk:"rules"`
 	CompiledSQL types.String `tfsdk:"compiled_sql"`
 	ViewName    types.String `tfsdk:"view_name"`
 }
 
+// usesRules tells whether the tree is declared with rules rather than match and conditions.
+func (p *segmentModel) usesRules() bool { return !p.Rules.IsNull() }
+
 // group builds the condition tree from the attributes; known is false while any part of it is
-// unknown. Conditions form the top-level group; nested groups will be added as its Groups.
+// unknown. rules, when set, is the whole tree (ValidateConfig reported a rules attribute that
+// cannot be decoded; here it yields an unknown tree); otherwise the conditions form the
+// top-level group.
 func (p *segmentModel) group() (g segment.Group, known bool) {
+	if p.Rules.IsUnknown() {
+		return segment.Group{}, false
+	}
+	if !p.Rules.IsNull() {
+		g, err := decodeRules(p.Rules.ValueString())
+		if err != nil {
+			return segment.Group{}, false
+		}
+		return g, true
+	}
 	if p.Match.IsUnknown() || p.Conditions.IsUnknown() {
 		return segment.Group{}, false
 	}
@@ -455,10 +563,11 @@ func (p *segmentModel) group() (g segment.Group, known bool) {
 		op, _ := a["operator"].(types.String)
 		val, _ := a["value"].(types.String)
 		vals, _ := a["values"].(types.List)
-		if col.IsUnknown() || op.IsUnknown() || val.IsUnknown() || vals.IsUnknown() {
+		unit, _ := a["unit"].(types.String)
+		if col.IsUnknown() || op.IsUnknown() || val.IsUnknown() || vals.IsUnknown() || unit.IsUnknown() {
 			return segment.Group{}, false
 		}
-		c := segment.Condition{Column: col.ValueString(), Operator: op.ValueString()}
+		c := segment.Condition{Column: col.ValueString(), Operator: op.ValueString(), Unit: unit.ValueString()}
 		if !val.IsNull() {
 			v := val.ValueString()
 			c.Value = &v
@@ -491,11 +600,41 @@ func (p *segmentModel) fromCatalog(s *catalog.Segment) diag.Diagnostics {
 			"Apply the segment's configuration again to rewrite them.", err)
 		return diags
 	}
-	p.Match = types.StringValue(g.Match)
-	conds, d := conditionsValue(g.Conditions)
-	diags.Append(d...)
-	p.Conditions = conds
+	if p.Rules.IsNull() && simpleTree(g) {
+		p.Match = types.StringValue(g.Match)
+		conds, d := conditionsValue(g.Conditions)
+		diags.Append(d...)
+		p.Conditions = conds
+		return diags
+	}
+	// Rules: the state keeps the configuration's text while it still means the stored tree, so
+	// formatting choices do not show as changes; otherwise (drift, import) it holds the
+	// catalog's canonical JSON.
+	p.Conditions = types.ListNull(conditionObjectType)
+	if p.Match.IsNull() || p.Match.IsUnknown() {
+		p.Match = types.StringValue(segment.MatchAll)
+	}
+	stored, err := segment.Encode(g)
+	if err != nil {
+		diagnostics.AddError(&diags, "Cannot Read Segment", fmt.Sprintf("The conditions of segment %q cannot be encoded.", s.Name),
+			"This is a bug in the provider; please report it.", err)
+		return diags
+	}
+	if !p.Rules.IsNull() && !p.Rules.IsUnknown() {
+		if cur, err := decodeRules(p.Rules.ValueString()); err == nil {
+			if enc, err := segment.Encode(cur); err == nil && bytes.Equal(enc, stored) {
+				return diags
+			}
+		}
+	}
+	p.Rules = types.StringValue(string(stored))
 	return diags
+}
+
+// simpleTree tells whether match and conditions can express a tree: a top-level group of
+// attribute conditions only.
+func simpleTree(g segment.Group) bool {
+	return !g.Negate && len(g.Groups) == 0 && len(g.Related) == 0 && len(g.Aggregates) == 0 && len(g.Memberships) == 0
 }
 
 // conditionsValue converts conditions to the conditions attribute (null when there are none).
@@ -520,8 +659,12 @@ func conditionsValue(conds []segment.Condition) (types.List, diag.Diagnostics) {
 			diags.Append(d...)
 			vals = l
 		}
+		unit := types.StringNull()
+		if c.Unit != "" {
+			unit = types.StringValue(c.Unit)
+		}
 		o, d := types.ObjectValue(conditionObjectType.AttrTypes, map[string]attr.Value{
-			"column": types.StringValue(c.Column), "operator": types.StringValue(c.Operator), "value": val, "values": vals,
+			"column": types.StringValue(c.Column), "operator": types.StringValue(c.Operator), "value": val, "values": vals, "unit": unit,
 		})
 		diags.Append(d...)
 		elems = append(elems, o)

@@ -1,11 +1,15 @@
 package provider
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 )
 
 // TestAccSegment_planErrors checks that conditions are validated against the model's columns
@@ -65,6 +69,83 @@ resource "dinmo_segment" "s" {
 				Config:           segment(`{ column = "age", operator = "between", values = ["30", "40"] }`),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 				Check:            e.checkViews(true, "model_buyers", "segment_seg"),
+			},
+		},
+	})
+}
+
+// TestAccSegment_rules checks the rules attribute: JSON and format errors at rules, tree
+// errors naming the exact place in the tree, the conflicts with match and conditions,
+// membership cycles, and an empty plan after apply (the configuration's JSON text is kept).
+func TestAccSegment_rules(t *testing.T) {
+	e := newEnv(t, "duckdb")
+	base := modelHCL(e, "table = \"customers\"\n  primary_key = \"id\"")
+	seg := func(name, body string) string {
+		return `
+resource "dinmo_segment" "` + name + `" {
+  workspace_id = dinmo_workspace.ws.id
+  model_id     = dinmo_model.m.id
+  name         = "` + name + `"
+  ` + body + `
+}
+`
+	}
+	good := seg("a", `rules = jsonencode({
+    match  = "any"
+    groups = [{ match = "all", negate = true, groups = [{ match = "any", conditions = [{ column = "age", operator = "between", values = [30, 40] }] }] }]
+    conditions = [{ column = "created_at", operator = "in_last", value = 3, unit = "years" }]
+  })`)
+	resource.Test(t, resource.TestCase{
+		TerraformVersionChecks:   testAccVersionChecks,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             e.checkDestroy,
+		Steps: []resource.TestStep{
+			{Config: base},
+			{
+				Config:      base + seg("a", `rules = "{not json"`),
+				PlanOnly:    true,
+				ExpectError: expectError("Invalid Segment Rules", "not valid JSON"),
+			},
+			{
+				Config:      base + seg("a", `rules = jsonencode({ match = "all", nope = 1 })`),
+				PlanOnly:    true,
+				ExpectError: expectError("Invalid Segment Rules", "nope"),
+			},
+			{
+				Config:      base + seg("a", `match = "any"`+"\n  "+`rules = jsonencode({ match = "all" })`),
+				PlanOnly:    true,
+				ExpectError: expectError("match cannot be set together with rules"),
+			},
+			{
+				Config:      base + seg("a", `conditions = [{ column = "age", operator = "gt", value = "3" }]`+"\n  "+`rules = jsonencode({ match = "all" })`),
+				PlanOnly:    true,
+				ExpectError: expectError("Invalid Attribute Combination"),
+			},
+			{
+				Config:      base + seg("a", `rules = jsonencode({ match = "all", groups = [{ match = "any", conditions = [{ column = "age", operator = "gt", value = "x" }] }] })`),
+				PlanOnly:    true,
+				ExpectError: expectError("Invalid Segment Condition", "Rules at groups[0].conditions[0].value"),
+			},
+			{
+				Config: base + seg("a", `rules = jsonencode({ match = "all", memberships = [{ segment = "b" }] })`) +
+					seg("b", `rules = jsonencode({ match = "all", memberships = [{ segment = "a" }] })`),
+				PlanOnly:    true,
+				ExpectError: expectError("Invalid Segment Condition"),
+			},
+			{
+				Config: base + good,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("dinmo_segment.a", tfjsonpath.New("compiled_sql"), knownvalue.StringRegexp(regexp.MustCompile(`NOT COALESCE\(.*BETWEEN 30 AND 40`))),
+				},
+				Check: e.checkViews(true, "segment_a"),
+			},
+			{
+				Config:           base + good,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+			{
+				ResourceName: "dinmo_segment.a", ImportState: true, ImportStateId: "shop/a", ImportStateVerify: true,
+				ImportStateVerifyIgnore: []string{"rules"},
 			},
 		},
 	})

@@ -60,11 +60,6 @@ func columnNames(cols []warehouse.Column) []string {
 	return out
 }
 
-// compileSegment compiles a segment's condition tree against its model's view and columns.
-func compileSegment(d warehouse.Dialect, modelName string, g segment.Group, cols []warehouse.Column) (string, error) {
-	return segment.Compile(d, warehouse.SchemaSegments, modelViewName(modelName), g, cols)
-}
-
 // segmentRebuild is one segment of a model whose view is being replaced, recompiled against the
 // model's new columns.
 type segmentRebuild struct {
@@ -72,13 +67,20 @@ type segmentRebuild struct {
 	sql string
 }
 
-// planSegmentRebuilds recompiles every segment of a model against the model's new columns,
+// planSegmentRebuilds recompiles every segment of a model against the model's new columns (and
+// relationships and calculated fields),
 // before anything is changed in the warehouse, so a model change that would break a segment
 // fails with nothing done. The error names the segment and the condition at fault.
 func planSegmentRebuilds(ctx context.Context, store catalog.Store, d warehouse.Dialect, model *catalog.Model, cols []warehouse.Column) ([]segmentRebuild, error) {
 	segs, err := store.ListSegments(ctx, model.WorkspaceID)
 	if err != nil {
 		return nil, fmt.Errorf("listing the segments of model %q: %w", model.Name, err)
+	}
+	next := *model
+	next.Columns = columnsToCatalog(cols)
+	graph, err := buildSchema(ctx, store, model.WorkspaceID, model.SourceID, &next)
+	if err != nil {
+		return nil, fmt.Errorf("loading the models and segments of the workspace: %w", err)
 	}
 	var out []segmentRebuild
 	var problems []error
@@ -91,13 +93,13 @@ func planSegmentRebuilds(ctx context.Context, store catalog.Store, d warehouse.D
 			problems = append(problems, fmt.Errorf("segment %q: %w", s.Name, err))
 			continue
 		}
-		if errs := segment.Validate(g, cols); len(errs) > 0 {
+		if errs := segment.ValidateIn(graph, model.Name, g, segment.Options{Segment: s.Name}); len(errs) > 0 {
 			for _, e := range errs {
 				problems = append(problems, fmt.Errorf("segment %q, %s", s.Name, e.Error()))
 			}
 			continue
 		}
-		sql, err := compileSegment(d, model.Name, g, cols)
+		sql, err := compileSegment(d, graph, model.Name, s.Name, g)
 		if err != nil {
 			problems = append(problems, fmt.Errorf("segment %q: %w", s.Name, err))
 			continue

@@ -22,7 +22,7 @@ import (
 )
 
 // secret is a credential value that must never appear in an audit entry or an error.
-const secret = "enc:v1:TOP-SECRET-CREDENTIAL-0123456789"
+const secret = "enc:v1:TOP-SECRET-CREDENTIAL-0123456789" //nolint:gosec // G101: a fake sealed value the suite checks never leaks
 
 // Run runs the suite. newURL returns the catalog URL of a fresh, empty database for each call
 // (each subtest gets its own).
@@ -134,11 +134,15 @@ func newFixture(t *testing.T, s catalog.Store, wsName string) fixture {
 		CompiledSQL: "SELECT * FROM model_customers WHERE ltv > 1000", ViewName: "segment_vip"}
 	must(t, s.CreateSegment(ctx, f.seg))
 	f.dst = &catalog.Destination{WorkspaceID: f.ws.ID, Name: "hook", Platform: "webhook",
-		Settings: map[string]any{"url": "http://localhost/hook"}, Credentials: map[string]string{"token": secret}, CredentialsVersion: "1"}
+		Settings: map[string]any{"url": "http://localhost/hook"}, Credentials: map[string]string{"token": secret}, CredentialsVersion: "1",
+		BaseURL: "https://proxy.example.com/hooks"}
 	must(t, s.CreateDestination(ctx, f.dst))
 	f.act = &catalog.Activation{WorkspaceID: f.ws.ID, Name: "vip-to-hook", Description: "push vips", SegmentID: f.seg.ID,
 		DestinationID: f.dst.ID, Service: "records", RunType: "delta", SyncMode: "upsert",
 		Mappings: []catalog.Mapping{{Column: "email", Field: "email"}, {Column: "id", Field: "external_id"}},
+		// Service options hold the JSON-stable types the provider writes (numbers read back
+		// as float64).
+		Options:  map[string]any{"event_name": "order_completed", "update_existing_only": true, "max_age_days": float64(7)},
 		Schedule: catalog.Schedule{Type: catalog.ScheduleInterval, Every: 15 * time.Minute}, Enabled: true,
 		NextRunAt: ptr(ts(0))}
 	must(t, s.CreateActivation(ctx, f.act))
@@ -233,8 +237,8 @@ func testRoundTrip(t *testing.T, newURL func(t *testing.T) string) {
 	got2, err := s.GetActivation(ctx, a2.ID)
 	must(t, err)
 	equal(t, "GetActivation(model activation)", got2, a2)
-	if got2.NextRunAt != nil || got2.Mappings != nil {
-		t.Errorf("nil NextRunAt/Mappings came back as %v/%v", got2.NextRunAt, got2.Mappings)
+	if got2.NextRunAt != nil || got2.Mappings != nil || got2.Options != nil {
+		t.Errorf("nil NextRunAt/Mappings/Options came back as %v/%v/%v", got2.NextRunAt, got2.Mappings, got2.Options)
 	}
 	acts, err := s.ListActivations(ctx, f.ws.ID)
 	must(t, err)
@@ -244,8 +248,8 @@ func testRoundTrip(t *testing.T, newURL func(t *testing.T) string) {
 	gotD2, err := s.GetDestination(ctx, d2.ID)
 	must(t, err)
 	equal(t, "GetDestination(empty settings, nil credentials)", gotD2, d2)
-	if gotD2.Settings == nil || gotD2.Credentials != nil {
-		t.Errorf("empty map / nil map not preserved: %#v %#v", gotD2.Settings, gotD2.Credentials)
+	if gotD2.Settings == nil || gotD2.Credentials != nil || gotD2.BaseURL != "" {
+		t.Errorf("empty map / nil map / empty base URL not preserved: %#v %#v %q", gotD2.Settings, gotD2.Credentials, gotD2.BaseURL)
 	}
 
 	// Another workspace does not see these objects.
@@ -305,6 +309,7 @@ func testUpdate(t *testing.T, newURL func(t *testing.T) string) {
 
 	f.dst.Settings = map[string]any{"url": "http://localhost/other"}
 	f.dst.Platform = "file"
+	f.dst.BaseURL = ""
 	must(t, s.UpdateDestination(ctx, f.dst))
 	gotD, err := s.GetDestination(ctx, f.dst.ID)
 	must(t, err)
@@ -312,6 +317,7 @@ func testUpdate(t *testing.T, newURL func(t *testing.T) string) {
 
 	f.act.SegmentID, f.act.ModelID = "", f.mdl.ID
 	f.act.Mappings = []catalog.Mapping{{Column: "email", Field: "mail"}}
+	f.act.Options = map[string]any{"event_name": "order_refunded", "nested": map[string]any{"a": []any{"x"}}}
 	f.act.Schedule = catalog.Schedule{Type: catalog.ScheduleManual}
 	f.act.Enabled, f.act.Service, f.act.SyncMode, f.act.RunType, f.act.Description = false, "lists", "mirror", "full", "changed"
 	must(t, s.UpdateActivation(ctx, f.act))
@@ -333,6 +339,26 @@ func testUpdate(t *testing.T, newURL func(t *testing.T) string) {
 	if len(after) != len(before) {
 		t.Errorf("no-op update wrote %d audit entries", len(after)-len(before))
 	}
+
+	// Changing only the service options, or only the base URL, is audited as such.
+	f.act.Options = map[string]any{"event_name": "order_shipped"}
+	must(t, s.UpdateActivation(ctx, f.act))
+	f.dst.BaseURL = "http://127.0.0.1:8080"
+	must(t, s.UpdateDestination(ctx, f.dst))
+	for id, want := range map[string][]any{f.act.ID: {"options"}, f.dst.ID: {"api_base_url"}} {
+		entries, err := s.ListAudit(ctx, catalog.AuditFilter{ObjectID: id, Limit: 1})
+		must(t, err)
+		if len(entries) != 1 {
+			t.Fatalf("audit of %s: %d entries", id, len(entries))
+		}
+		equal(t, "changed fields of "+id, entries[0].Details["changed"], want)
+	}
+	gotA, err = s.GetActivation(ctx, f.act.ID)
+	must(t, err)
+	equal(t, "activation with new options", gotA.Options, f.act.Options)
+	gotD, err = s.GetDestination(ctx, f.dst.ID)
+	must(t, err)
+	equal(t, "destination with a base URL", gotD.BaseURL, f.dst.BaseURL)
 
 	// The workspace of an object cannot change.
 	other := &catalog.Workspace{Name: "other"}

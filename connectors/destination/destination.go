@@ -92,6 +92,12 @@ type ServiceSpec struct {
 	AllowCustomFields bool
 	// RequireIdentifier says a mapping must target at least one of Identifiers.
 	RequireIdentifier bool
+	// IdentifierOption names the service option (one of Options, a string) whose value, with
+	// its default applied, is the destination field that identifies records, for services
+	// that match records on a field the user chooses (a HubSpot unique property). A mapping
+	// must then target that field; this rule replaces Identifiers and RequireIdentifier
+	// whenever the option has a value. Empty: the service has no such option.
+	IdentifierOption string
 	// Options are the per-activation settings of the service (an audience name, an event
 	// name, a subscription group, a matching property), validated by the provider and passed
 	// to Open with defaults applied.

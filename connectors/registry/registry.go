@@ -52,10 +52,30 @@ func New(ws []warehouse.Connector, ds []destination.Platform) (*Registry, error)
 			if len(svc.SyncModes) == 0 || len(svc.RunTypes) == 0 {
 				return nil, fmt.Errorf("registry: destination %q service %q: declare run types and sync modes", s.Platform, svc.Name)
 			}
+			if err := validateIdentifierOption(svc); err != nil {
+				return nil, fmt.Errorf("registry: destination %q service %q: %w", s.Platform, svc.Name, err)
+			}
 		}
 		r.destinations[s.Platform] = d
 	}
 	return r, nil
+}
+
+// validateIdentifierOption checks that a service's IdentifierOption, when set, names one of
+// its string options: the provider reads the identifying field's name from it.
+func validateIdentifierOption(svc destination.ServiceSpec) error {
+	if svc.IdentifierOption == "" {
+		return nil
+	}
+	for _, o := range svc.Options {
+		if o.Name == svc.IdentifierOption {
+			if o.Type != connectors.FieldString {
+				return fmt.Errorf("identifier option %q must be a string option, not %s", o.Name, o.Type)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("identifier option %q is not one of the service's options", svc.IdentifierOption)
 }
 
 // Default returns the registry of everything built into this binary.

@@ -76,6 +76,7 @@ type cmdOptions struct {
 	poll        time.Duration
 	concurrency int
 	leaseTTL    time.Duration
+	by          string // breakdown --by
 }
 
 // usageError is a bad invocation: reported with a hint and exit code 2.
@@ -104,6 +105,12 @@ func commands() []command {
 			flags: runsFlags, run: cmdRuns},
 		{name: "activations", args: "[<workspace>]", summary: "list activations with their schedule and last run",
 			run: cmdActivations},
+		{name: "stats", args: "<workspace>/<segment>", summary: "compute a segment's size and share of its model, and record it in dinmo_stats",
+			flags: statsFlags, run: cmdStats},
+		{name: "breakdown", args: "<workspace>/<segment> --by <field>[,<field>]", summary: "count a segment's rows per value of fields",
+			flags: breakdownFlags, run: cmdBreakdown},
+		{name: "overlap", args: "<workspace>/<segment> <workspace>/<segment>...", summary: "compare segments of the same model",
+			flags: statsFlags, run: cmdOverlap},
 		{name: "version", summary: "print the version", run: cmdVersion},
 		{name: "help", args: "[<command>]", summary: "show help", run: nil},
 	}

@@ -130,6 +130,7 @@ func objectService(name, description string, fields []destination.FieldSpec, opt
 		RunTypes:              objectRunTypes,
 		SyncModes:             objectModes,
 		Identifiers:           identifiers,
+		IdentifierOption:      OptionIDProperty, // records match on the property it names; mappings must target it
 		Fields:                fields,
 		AllowCustomFields:     true,
 		Options:               options,

@@ -18,3 +18,26 @@ resource "dinmo_activation" "loyal_to_crm" {
   }
   enabled = true
 }
+
+# A Meta Ads custom audience: service_options are the service's own settings (here the
+# audience, found by name in the ad account or created). Changing them makes the next run full.
+resource "dinmo_activation" "loyal_to_meta" {
+  workspace_id   = dinmo_workspace.marketing.id
+  name           = "loyal-to-meta"
+  segment_id     = dinmo_segment.loyal_subscribers.id
+  destination_id = dinmo_destination.meta.id
+  service        = "custom_audiences"
+  sync_mode      = "list"
+  mappings = {
+    email   = "email" # normalised and SHA-256 hashed before it leaves the runner
+    country = "country"
+  }
+  service_options = {
+    audience_name        = "Loyal subscribers"
+    customer_file_source = "USER_PROVIDED_ONLY"
+  }
+  schedule = {
+    type  = "interval"
+    every = "1d"
+  }
+}

@@ -25,6 +25,20 @@ resource "dinmo_destination" "audit" {
   }
 }
 
+# HubSpot reached through the company's egress API gateway: api_base_url replaces the
+# platform's API address (https://api.hubapi.com) for checks and syncs.
+resource "dinmo_destination" "hubspot" {
+  workspace_id = dinmo_workspace.marketing.id
+  name         = "hubspot"
+  hubspot = {
+    portal_id = 1234567
+  }
+  api_base_url = "https://egress-gateway.internal/hubspot"
+  credentials_ref = {
+    access_token = "env:HUBSPOT_ACCESS_TOKEN"
+  }
+}
+
 variable "webhook_signing_secret" {
   type      = string
   sensitive = true

@@ -1,0 +1,288 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"dinmo/catalog"
+	"dinmo/connectors/warehouse"
+	"dinmo/stats"
+)
+
+// Segment statistics commands: stats, breakdown and overlap compute in the source's warehouse,
+// through package stats, what the provider's dinmo_segment_stats, dinmo_segment_breakdown and
+// dinmo_segment_overlap data sources compute, and print it as a table or, with --json, as JSON.
+
+func statsFlags(fs *flag.FlagSet, o *cmdOptions) {
+	fs.BoolVar(&o.json, "json", false, "print JSON instead of a table")
+}
+
+func breakdownFlags(fs *flag.FlagSet, o *cmdOptions) {
+	statsFlags(fs, o)
+	fs.StringVar(&o.by, "by", "", "comma-separated fields of the segment's model to break it down by (required)")
+}
+
+// statsTarget is a segment resolved from "<workspace>/<segment>" with its model and source.
+type statsTarget struct {
+	ws    *catalog.Workspace
+	seg   *catalog.Segment
+	model *catalog.Model
+	src   *catalog.Source
+}
+
+// viewRelation is the relation of a catalog view name, which older catalogs stored qualified
+// with dinmo_segments.
+func viewRelation(view string) stats.Relation {
+	return stats.Relation{Schema: warehouse.SchemaSegments, Name: strings.TrimPrefix(view, warehouse.SchemaSegments+".")}
+}
+
+func (t *statsTarget) relation() stats.Relation { return viewRelation(t.seg.ViewName) }
+func (t *statsTarget) parent() stats.Relation   { return viewRelation(t.model.ViewName) }
+
+// findSegment resolves "<workspace>/<segment>" with messages naming what exists.
+func findSegment(ctx context.Context, st catalog.Store, ref string) (*statsTarget, error) {
+	wsName, segName, ok := strings.Cut(ref, "/")
+	if !ok || wsName == "" || segName == "" || strings.Contains(segName, "/") {
+		return nil, usagef("%q: name the segment as <workspace>/<segment>, e.g. shop/vip_customers", ref)
+	}
+	ws, err := findWorkspace(ctx, st, wsName)
+	if err != nil {
+		return nil, err
+	}
+	seg, err := st.GetSegmentByName(ctx, ws.ID, segName)
+	if err != nil {
+		if !errors.Is(err, catalog.ErrNotFound) {
+			return nil, err
+		}
+		segs, lerr := st.ListSegments(ctx, ws.ID)
+		if lerr != nil {
+			return nil, lerr
+		}
+		names := make([]string, 0, len(segs))
+		for _, s := range segs {
+			names = append(names, s.Name)
+		}
+		return nil, fmt.Errorf("segment %s/%s not found; known segments in %s: %s", wsName, segName, wsName, list(names))
+	}
+	m, err := st.GetModel(ctx, seg.ModelID)
+	if err != nil {
+		return nil, fmt.Errorf("model of segment %s: %w", ref, err)
+	}
+	src, err := st.GetSource(ctx, m.SourceID)
+	if err != nil {
+		return nil, fmt.Errorf("source of segment %s: %w", ref, err)
+	}
+	return &statsTarget{ws: ws, seg: seg, model: m, src: src}, nil
+}
+
+// openSourceWarehouse opens a catalog source's warehouse with its resolved credentials.
+func (e *env) openSourceWarehouse(ctx context.Context, src *catalog.Source) (warehouse.Warehouse, error) {
+	conn, ok := e.registry().Warehouse(warehouse.Engine(src.Engine))
+	if !ok {
+		return nil, fmt.Errorf("source %s: engine %q is not built into this runner", src.Name, src.Engine)
+	}
+	creds := map[string]string{}
+	if len(src.Credentials) > 0 {
+		sealer, err := e.sealer()
+		if err != nil {
+			return nil, err
+		}
+		if creds, err = sealer.ResolveAll(src.Credentials); err != nil {
+			return nil, fmt.Errorf("source %s: %w", src.Name, err)
+		}
+	}
+	w, err := conn.Open(ctx, warehouse.Config{Settings: src.Settings, Credentials: creds}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", src.Name, err)
+	}
+	return w, nil
+}
+
+// withSegments opens the catalog, resolves the references and opens their source's warehouse
+// for fn.
+func (e *env) withSegments(ctx context.Context, refs []string, fn func(w warehouse.Warehouse, ts []*statsTarget) error) error {
+	st, err := e.openCatalog(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ts := make([]*statsTarget, len(refs))
+	for i, ref := range refs {
+		if ts[i], err = findSegment(ctx, st, ref); err != nil {
+			return err
+		}
+	}
+	w, err := e.openSourceWarehouse(ctx, ts[0].src)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	return fn(w, ts)
+}
+
+// statsJSON is the --json output of stats.
+type statsJSON struct {
+	Segment    string    `json:"segment"`
+	Size       int64     `json:"size"`
+	ParentSize int64     `json:"parent_size"`
+	Share      float64   `json:"share"`
+	ComputedAt time.Time `json:"computed_at"`
+}
+
+func cmdStats(ctx context.Context, e *env, _ *flag.FlagSet, pos []string) error {
+	if len(pos) != 1 {
+		return usagef("stats takes one segment, as <workspace>/<segment>")
+	}
+	return e.withSegments(ctx, pos, func(w warehouse.Warehouse, ts []*statsTarget) error {
+		t := ts[0]
+		s, err := stats.SegmentSize(ctx, w.DB(), w.Dialect(), t.relation(), t.parent(), time.Now())
+		if err != nil {
+			return fmt.Errorf("segment %s: %w", pos[0], err)
+		}
+		if err := stats.Record(ctx, w.DB(), w.Dialect(), t.seg.ID, s); err != nil {
+			return fmt.Errorf("segment %s: %w", pos[0], err)
+		}
+		if e.opts.json {
+			return writeJSON(e.stdout, statsJSON{Segment: pos[0], Size: s.Size, ParentSize: s.ParentSize, Share: s.Share, ComputedAt: s.ComputedAt})
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "SEGMENT\tMODEL\tSIZE\tPARENT SIZE\tSHARE\tCOMPUTED AT (UTC)")
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", pos[0], t.model.Name, s.Size, s.ParentSize, pct(s.Share*100),
+			s.ComputedAt.Format("2006-01-02 15:04:05"))
+		return tw.Flush()
+	})
+}
+
+// breakdownJSON is one element of the --json output of breakdown.
+type breakdownJSON struct {
+	Field   string  `json:"field"`
+	Value   *string `json:"value"`
+	Count   int64   `json:"count"`
+	Percent float64 `json:"percent"`
+}
+
+func cmdBreakdown(ctx context.Context, e *env, _ *flag.FlagSet, pos []string) error {
+	if len(pos) != 1 {
+		return usagef("breakdown takes one segment, as <workspace>/<segment>")
+	}
+	var fields []string
+	for _, f := range strings.Split(e.opts.by, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			fields = append(fields, f)
+		}
+	}
+	if len(fields) == 0 {
+		return usagef("breakdown needs --by with one or more fields, e.g. --by country,gender")
+	}
+	return e.withSegments(ctx, pos, func(w warehouse.Warehouse, ts []*statsTarget) error {
+		t := ts[0]
+		cols := map[string]bool{}
+		var names []string
+		for _, c := range t.model.Columns {
+			cols[c.Name] = true
+			names = append(names, c.Name)
+		}
+		for _, f := range fields {
+			if len(cols) > 0 && !cols[f] {
+				return usagef("field %q is not a column of model %s; its columns: %s", f, t.model.Name, strings.Join(names, ", "))
+			}
+		}
+		rows, err := stats.Breakdown(ctx, w.DB(), w.Dialect(), t.relation(), fields, -1)
+		if err != nil {
+			return fmt.Errorf("segment %s: %w", pos[0], err)
+		}
+		if e.opts.json {
+			out := make([]breakdownJSON, len(rows))
+			for i, r := range rows {
+				out[i] = breakdownJSON{Field: r.Field, Count: r.Count, Percent: r.Percent}
+				if !r.Null {
+					v := r.Value
+					out[i].Value = &v
+				}
+			}
+			return writeJSON(e.stdout, out)
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "FIELD\tVALUE\tCOUNT\tPERCENT")
+		for _, r := range rows {
+			v := r.Value
+			if r.Null {
+				v = "(null)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", r.Field, v, r.Count, pct(r.Percent))
+		}
+		return tw.Flush()
+	})
+}
+
+// overlapJSON is the --json output of overlap.
+type overlapJSON struct {
+	Segments []overlapSegmentJSON `json:"segments"`
+	Pairs    []overlapPairJSON    `json:"pairs"`
+}
+
+type overlapSegmentJSON struct {
+	Segment string `json:"segment"`
+	Size    int64  `json:"size"`
+}
+
+type overlapPairJSON struct {
+	A        string  `json:"a"`
+	B        string  `json:"b"`
+	Common   int64   `json:"common"`
+	ShareOfA float64 `json:"share_of_a"`
+	ShareOfB float64 `json:"share_of_b"`
+}
+
+func cmdOverlap(ctx context.Context, e *env, _ *flag.FlagSet, pos []string) error {
+	if len(pos) < 2 {
+		return usagef("overlap takes two or more segments of the same model, as <workspace>/<segment>")
+	}
+	return e.withSegments(ctx, pos, func(w warehouse.Warehouse, ts []*statsTarget) error {
+		members := make([]stats.Member, len(ts))
+		for i, t := range ts {
+			if t.model.ID != ts[0].model.ID {
+				return usagef("segments %s (model %s) and %s (model %s) have different models: only segments of the same model can be compared",
+					pos[0], ts[0].model.Name, pos[i], t.model.Name)
+			}
+			members[i] = stats.Member{Name: pos[i], Relation: t.relation()}
+		}
+		o, err := stats.Overlaps(ctx, w.DB(), w.Dialect(), members, ts[0].model.PrimaryKey)
+		if err != nil {
+			return err
+		}
+		if e.opts.json {
+			out := overlapJSON{}
+			for _, p := range pos {
+				out.Segments = append(out.Segments, overlapSegmentJSON{Segment: p, Size: o.Sizes[p]})
+			}
+			for _, p := range o.Pairs {
+				out.Pairs = append(out.Pairs, overlapPairJSON(p))
+			}
+			return writeJSON(e.stdout, out)
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "SEGMENT A\tSEGMENT B\tSIZE A\tSIZE B\tCOMMON\t% OF A\t% OF B")
+		for _, p := range o.Pairs {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\n", p.A, p.B, o.Sizes[p.A], o.Sizes[p.B], p.Common, pct(p.ShareOfA*100), pct(p.ShareOfB*100))
+		}
+		return tw.Flush()
+	})
+}
+
+// pct formats a percentage with one decimal.
+func pct(p float64) string { return strconv.FormatFloat(p, 'f', 1, 64) + "%" }
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
