@@ -21,10 +21,11 @@ const (
 	LogStatus       = "status"   // final run status
 	LogCategory     = "category" // error category
 	LogError        = "error"
-	LogHolder       = "holder"  // lease holder
-	LogUntil        = "until"   // lease expiry
-	LogRows         = "rows"    // rows evaluated
-	LogSkipped      = "skipped" // rows skipped (null or duplicate key)
+	LogHolder       = "holder"   // lease holder
+	LogUntil        = "until"    // lease expiry
+	LogRows         = "rows"     // rows evaluated
+	LogSkipped      = "skipped"  // rows skipped (null or duplicate key)
+	LogStrategy     = "strategy" // deltasql diff strategy
 	LogAdded        = "added"
 	LogChanged      = "changed"
 	LogRemoved      = "removed"

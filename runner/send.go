@@ -195,11 +195,8 @@ func (s *syncRun) countRequests() {
 func (s *syncRun) insertAcks(ctx context.Context, keys []string) error {
 	for len(keys) > 0 {
 		n := min(len(keys), deltasql.AckChunk)
-		args := make([]any, n)
-		for i, k := range keys[:n] {
-			args[i] = k
-		}
-		if err := s.exec(ctx, "checkpoint acknowledged records", s.b.InsertAck(n), args...); err != nil {
+		q, args := s.b.InsertAcks(keys[:n])
+		if err := s.exec(ctx, "checkpoint acknowledged records", q, args...); err != nil {
 			return err
 		}
 		keys = keys[n:]

@@ -306,8 +306,6 @@ func (s *syncRun) resolve(ctx context.Context) error {
 	if s.segment == nil {
 		s.view = m.ViewName
 	}
-	// The view lives in dinmo_segments; accept the name with or without that schema.
-	s.view = strings.TrimPrefix(s.view, warehouse.SchemaSegments+".")
 	if s.view == "" {
 		return configErr("activation %s: its %s has no view in %s yet: run terraform apply", act.Name, s.sourceKind(), warehouse.SchemaSegments)
 	}
@@ -457,7 +455,7 @@ func (s *syncRun) recoverInterrupted(ctx context.Context) error {
 			return whErr("count the interrupted run's acknowledgements", err)
 		}
 		names := fieldColumns(cols)
-		if err := s.ensureSnapshot(ctx, cols); err != nil {
+		if err := s.ensureSnapshot(ctx, cols, s.b.CreateSnapshot(names)); err != nil {
 			return err
 		}
 		if err := s.fold(ctx, names); err != nil {
@@ -473,60 +471,74 @@ func (s *syncRun) recoverInterrupted(ctx context.Context) error {
 	return nil
 }
 
-// fieldColumns returns the field column names of a delta table (all but key and hash).
+// fieldColumns returns the field column names of a delta table (all but key, hash and kind).
 func fieldColumns(cols []warehouse.Column) []string {
 	out := make([]string, 0, len(cols))
 	for _, c := range cols {
-		if c.Name != deltasql.KeyColumn && c.Name != deltasql.HashColumn {
+		if deltasql.IsFieldColumn(c.Name) {
 			out = append(out, c.Name)
 		}
 	}
 	return out
 }
 
-// evaluate materialises the view into the run table in one scan and removes rows whose key is
-// NULL or duplicated (counted as skipped, with a warning).
+// evaluate evaluates the view once and writes the run's changes into the run table (with the
+// strategy deltasql chose for the engine), creating or evolving the snapshot first. Rows whose
+// key is NULL or duplicated are skipped (counted, with a warning).
 func (s *syncRun) evaluate(ctx context.Context) error {
-	create, err := s.b.CreateRun(warehouse.SchemaSegments, s.view, s.model.PrimaryKey, s.fields)
+	ev, err := s.b.Evaluate(deltasql.Source{Schema: warehouse.SchemaSegments, View: s.view,
+		PrimaryKey: s.model.PrimaryKey, Fields: s.fields}, s.full)
 	if err != nil {
 		return configErr("activation %s: %w", s.act.Name, err)
 	}
-	if err := s.exec(ctx, "evaluate "+s.sourceKind(), create); err != nil {
-		return err
+	for _, q := range ev.Stage() {
+		if err := s.exec(ctx, "evaluate "+s.sourceKind(), q); err != nil {
+			return err
+		}
 	}
 	var total, keyed, distinct int64
-	if err := s.wh.DB().QueryRowContext(ctx, s.b.RunStats()).Scan(&total, &keyed, &distinct); err != nil {
+	if err := s.wh.DB().QueryRowContext(ctx, ev.KeyStats()).Scan(&total, &keyed, &distinct); err != nil {
 		return whErr("count the evaluated rows", err)
 	}
 	s.run.RowsEvaluated = total
-	if distinct != total {
-		if err := s.exec(ctx, "skip rows with a null or duplicate key", s.b.DeleteBadKeys()); err != nil {
-			return err
+	skip := distinct != total
+	if skip {
+		for _, q := range ev.SkipBadKeys() {
+			if err := s.exec(ctx, "skip rows with a null or duplicate key", q); err != nil {
+				return err
+			}
 		}
 		var kept int64
-		if err := s.wh.DB().QueryRowContext(ctx, s.b.CountRun()).Scan(&kept); err != nil {
+		if err := s.wh.DB().QueryRowContext(ctx, ev.CountKept()).Scan(&kept); err != nil {
 			return whErr("count the evaluated rows", err)
 		}
 		s.run.RowsSkipped = total - kept
-		s.run.Warnings = append(s.run.Warnings, fmt.Sprintf(
-			"%d rows skipped: null or duplicate primary key %q (%d null, %d duplicated)",
-			s.run.RowsSkipped, s.model.PrimaryKey, total-keyed, s.run.RowsSkipped-(total-keyed)))
-		s.logger.Warn("rows skipped: null or duplicate primary key", LogSkipped, s.run.RowsSkipped)
+		if s.run.RowsSkipped > 0 {
+			s.run.Warnings = append(s.run.Warnings, fmt.Sprintf(
+				"%d rows skipped: null or duplicate primary key %q (%d null, %d duplicated)",
+				s.run.RowsSkipped, s.model.PrimaryKey, total-keyed, s.run.RowsSkipped-(total-keyed)))
+			s.logger.Warn("rows skipped: null or duplicate primary key", LogSkipped, s.run.RowsSkipped)
+		}
 	}
-	s.logger.Info("segment evaluated", LogRows, total)
+	cols, err := s.wh.QueryColumns(ctx, ev.Probe())
+	if err != nil {
+		return whErr("read the evaluated columns", err)
+	}
+	if err := s.ensureSnapshot(ctx, cols, ev.CreateSnapshot()); err != nil {
+		return err
+	}
+	for _, q := range ev.CreateRun(skip) {
+		if err := s.exec(ctx, "diff "+s.sourceKind()+" against the snapshot", q); err != nil {
+			return err
+		}
+	}
+	s.logger.Info("segment evaluated", LogRows, total, LogStrategy, s.b.Strategy().String())
 	s.progress(PhaseEvaluating)
 	return nil
 }
 
-// prepare creates or evolves the snapshot, the acknowledgement table and the rejected table.
+// prepare creates the acknowledgement table and the rejected table.
 func (s *syncRun) prepare(ctx context.Context) error {
-	cols, err := s.wh.QueryColumns(ctx, s.b.ProbeRun())
-	if err != nil {
-		return whErr("read the run table's columns", err)
-	}
-	if err := s.ensureSnapshot(ctx, cols); err != nil {
-		return err
-	}
 	t := s.b.Tables()
 	if err := s.exec(ctx, "reset the acknowledgement table", s.b.DropAck()); err != nil {
 		return err
@@ -546,18 +558,19 @@ func (s *syncRun) prepare(ctx context.Context) error {
 	return nil
 }
 
-// ensureSnapshot creates the snapshot from the run table's shape when it does not exist, or
-// evolves it additively: a field column the run table has and the
-// snapshot lacks is added; one whose type changed is dropped and re-added (old values of that
-// field cannot be kept with the new type; the mapping change that caused it forces a full run).
-func (s *syncRun) ensureSnapshot(ctx context.Context, runCols []warehouse.Column) error {
+// ensureSnapshot creates the snapshot with create when it does not exist, or evolves it
+// additively to the columns runCols (the run's key, hash and fields): a field column the run
+// has and the snapshot lacks is added; one whose type changed is dropped and re-added (old
+// values of that field cannot be kept with the new type; the mapping change that caused it
+// forces a full run).
+func (s *syncRun) ensureSnapshot(ctx context.Context, runCols []warehouse.Column, create string) error {
 	t := s.b.Tables()
 	ok, err := s.exists(ctx, t.Snapshot)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		if err := s.exec(ctx, "create the snapshot", s.b.CreateSnapshot(fieldColumns(runCols))); err != nil {
+		if err := s.exec(ctx, "create the snapshot", create); err != nil {
 			return err
 		}
 		if q, ok := s.b.IndexSnapshot(); ok {
@@ -576,7 +589,7 @@ func (s *syncRun) ensureSnapshot(ctx context.Context, runCols []warehouse.Column
 		have[c.Name] = c.DatabaseType
 	}
 	for _, c := range runCols {
-		if c.Name == deltasql.KeyColumn || c.Name == deltasql.HashColumn {
+		if !deltasql.IsFieldColumn(c.Name) {
 			continue
 		}
 		typ, present := have[c.Name]
@@ -631,6 +644,8 @@ func (s *syncRun) openDestination(ctx context.Context) error {
 	d, err := s.platform.Open(ctx, destination.OpenParams{
 		Service:        s.service.Name,
 		Settings:       s.settings,
+		Options:        destination.ApplyDefaults(s.service.Options, s.act.Options),
+		BaseURL:        s.destRec.BaseURL,
 		Credentials:    creds,
 		RunID:          s.run.ID,
 		ActivationID:   s.act.ID,

@@ -1,19 +1,24 @@
-// Package deltasql builds every SQL statement of the delta sync of one activation: the run
-// table (the segment evaluated once), the committed snapshot, the diff between them, the
-// acknowledgement checkpoint, the table of rejected records and the atomic fold of the
-// acknowledged work into the snapshot. Statements are built only from warehouse.Dialect
-// primitives (quoting, casts, row hash, DDL), so the runner never writes SQL text itself and
-// every engine gets its own spelling.
+// Package deltasql builds every SQL statement of the delta sync of one activation: the
+// evaluation of the segment, the diff against the committed snapshot, the acknowledgement
+// checkpoint, the table of rejected records and the atomic fold of the acknowledged work into
+// the snapshot. Statements are built only from warehouse.Dialect primitives (quoting, casts,
+// row hash, DDL), so the runner never writes SQL text itself and every engine gets its own
+// spelling.
 //
 // # Tables
 //
-// Each activation owns four tables in the managed schema dinmo_delta_storage (names are stable
-// and documented; users may query them):
+// Each activation owns these tables in the managed schema dinmo_delta_storage (names are
+// stable and documented; users may query them):
 //
 //   - snap_<activation id>: the committed state, one row per key the destination holds:
 //     _dinmo_key (the primary key as text), _dinmo_hash (a 64-bit hash of the mapped values) and
 //     one column per destination field (needed to remove a member that left the source).
-//   - run_<activation id>: the rows of the current run, same shape; dropped by the fold.
+//   - run_<activation id>: the current run's changes: _dinmo_kind (added, changed, removed;
+//     unchanged too in a full run), _dinmo_key, _dinmo_hash (NULL for a removed key) and the
+//     fields (a removed key's from the snapshot). It is small: only what changed. Dropped by
+//     the fold.
+//   - stage_<activation id>: with the rewrite strategies only, the whole segment evaluated
+//     once (key, hash, fields), dropped as soon as the run table is built.
 //   - ack_<activation id>: the keys whose change the destination acknowledged during the
 //     current run (the checkpoint); dropped by the fold.
 //   - rejected_<activation id>: every record a destination rejected (key, op, reason, run_id,
@@ -21,6 +26,12 @@
 //
 // A run killed between two batches leaves run_ and ack_ behind; folding them before the next
 // run (Fold) is what makes a killed run lose nothing.
+//
+// # Strategies
+//
+// How the run table is computed is a Strategy. They all give the same run table; they differ
+// in what the warehouse writes and joins, which is what a delta run costs. `make bench` times
+// each of them on the same data and DefaultStrategy names the fastest per engine.
 package deltasql
 
 import (
@@ -37,11 +48,17 @@ const (
 	KeyColumn = "_dinmo_key"
 	// HashColumn holds the hash of the mapped values, compared to detect changed records.
 	HashColumn = "_dinmo_hash"
-	// KindColumn is the first column of a diff row: one of the Kind values.
+	// KindColumn is the first column of the run table and of a diff row: one of the Kind values.
 	KindColumn = "_dinmo_kind"
 	// ReservedPrefix starts every column name dinmo adds; destination fields may not use it.
 	ReservedPrefix = "_dinmo_"
 )
+
+// IsFieldColumn reports whether a column of a delta table holds a destination field (rather
+// than a column dinmo adds: key, hash, kind).
+func IsFieldColumn(name string) bool {
+	return !strings.HasPrefix(strings.ToLower(name), ReservedPrefix)
+}
 
 // Columns of the rejected_<activation id> table.
 const (
@@ -66,6 +83,7 @@ const (
 // Table-name prefixes inside warehouse.SchemaDeltaStorage.
 const (
 	prefixRun      = "run_"
+	prefixStage    = "stage_"
 	prefixSnapshot = "snap_"
 	prefixAck      = "ack_"
 	prefixRejected = "rejected_"
@@ -85,6 +103,7 @@ type Field struct {
 // Tables names an activation's tables (unqualified; the schema is warehouse.SchemaDeltaStorage).
 type Tables struct {
 	Run      string
+	Stage    string
 	Snapshot string
 	Ack      string
 	Rejected string
@@ -94,28 +113,43 @@ type Tables struct {
 func TablesFor(activationID string) Tables {
 	return Tables{
 		Run:      prefixRun + activationID,
+		Stage:    prefixStage + activationID,
 		Snapshot: prefixSnapshot + activationID,
 		Ack:      prefixAck + activationID,
 		Rejected: prefixRejected + activationID,
 	}
 }
 
-// Builder builds the statements of one activation for one dialect. It holds no connection and
-// is safe for concurrent use.
+// Builder builds the statements of one activation for one dialect and strategy. It holds no
+// connection and is safe for concurrent use.
 type Builder struct {
-	d warehouse.Dialect
-	t Tables
+	d        warehouse.Dialect
+	t        Tables
+	strategy Strategy
 }
 
-// New returns the builder of an activation's statements.
+// New returns the builder of an activation's statements, with the engine's default strategy
+// (DefaultStrategy).
 func New(d warehouse.Dialect, activationID string) (*Builder, error) {
+	if d == nil {
+		return nil, errors.New("deltasql: nil dialect")
+	}
+	return NewWithStrategy(d, activationID, DefaultStrategy(d.Engine()))
+}
+
+// NewWithStrategy returns the builder of an activation's statements with a chosen strategy
+// (benchmarks compare them; production uses New).
+func NewWithStrategy(d warehouse.Dialect, activationID string, s Strategy) (*Builder, error) {
 	if d == nil {
 		return nil, errors.New("deltasql: nil dialect")
 	}
 	if strings.TrimSpace(activationID) == "" {
 		return nil, errors.New("deltasql: empty activation id")
 	}
-	return &Builder{d: d, t: TablesFor(activationID)}, nil
+	if !s.valid() {
+		return nil, fmt.Errorf("deltasql: unknown strategy %d", int(s))
+	}
+	return &Builder{d: d, t: TablesFor(activationID), strategy: s}, nil
 }
 
 // Schema is the schema holding the activation's tables.
@@ -123,6 +157,9 @@ func (b *Builder) Schema() string { return warehouse.SchemaDeltaStorage }
 
 // Tables returns the activation's table names.
 func (b *Builder) Tables() Tables { return b.t }
+
+// Strategy returns the strategy the builder's statements follow.
+func (b *Builder) Strategy() Strategy { return b.strategy }
 
 func (b *Builder) q(table string) string { return b.d.Qualified(warehouse.SchemaDeltaStorage, table) }
 
@@ -140,7 +177,7 @@ func ValidateFields(fields []Field) error {
 		if f.Column == "" {
 			return fmt.Errorf("deltasql: mapping to field %q: empty source column", f.Name)
 		}
-		if strings.HasPrefix(strings.ToLower(f.Name), ReservedPrefix) {
+		if !IsFieldColumn(f.Name) {
 			return fmt.Errorf("deltasql: destination field %q: names starting with %q are reserved by dinmo", f.Name, ReservedPrefix)
 		}
 		if seen[f.Name] {
@@ -160,56 +197,9 @@ func FieldNames(fields []Field) []string {
 	return out
 }
 
-// CreateRun evaluates the source view once into the run table: the primary key as text, the
-// row hash of the mapped columns, and each mapped column under its destination field name.
-// Rows with a NULL or duplicate key stay in it until DeleteBadKeys removes them.
-func (b *Builder) CreateRun(sourceSchema, sourceView, primaryKey string, fields []Field) (string, error) {
-	if primaryKey == "" {
-		return "", errors.New("deltasql: empty primary key column")
-	}
-	if err := ValidateFields(fields); err != nil {
-		return "", err
-	}
-	key := b.d.CastText(b.id(primaryKey))
-	hashed := make([]string, 0, len(fields))
-	for _, f := range fields {
-		hashed = append(hashed, b.id(f.Column))
-	}
-	// With nothing mapped (membership by key only) RowHash is a constant: a key never changes.
-	var sb strings.Builder
-	sb.WriteString("SELECT ")
-	sb.WriteString(key)
-	sb.WriteString(" AS ")
-	sb.WriteString(b.id(KeyColumn))
-	sb.WriteString(", ")
-	sb.WriteString(b.d.RowHash(hashed))
-	sb.WriteString(" AS ")
-	sb.WriteString(b.id(HashColumn))
-	for _, f := range fields {
-		sb.WriteString(", ")
-		sb.WriteString(b.id(f.Column))
-		sb.WriteString(" AS ")
-		sb.WriteString(b.id(f.Name))
-	}
-	sb.WriteString(" FROM ")
-	sb.WriteString(b.d.Qualified(sourceSchema, sourceView))
-	return b.d.CreateTableAs(warehouse.SchemaDeltaStorage, b.t.Run, sb.String()), nil
-}
-
-// RunStats returns one row: the run table's row count, its count of non-NULL keys and its
-// count of distinct keys. When all three are equal, every key is present and unique.
-func (b *Builder) RunStats() string {
-	k := b.id(KeyColumn)
-	return "SELECT COUNT(*), COUNT(" + k + "), COUNT(DISTINCT " + k + ") FROM " + b.q(b.t.Run)
-}
-
-// DeleteBadKeys removes from the run table every row whose key is NULL or appears more than
-// once: without an order there is no right row to keep, so none of a duplicated key is sent.
-func (b *Builder) DeleteBadKeys() string {
-	k := b.id(KeyColumn)
-	run := b.q(b.t.Run)
-	return "DELETE FROM " + run + " WHERE " + k + " IS NULL OR " + k + " IN (SELECT " + k +
-		" FROM " + run + " WHERE " + k + " IS NOT NULL GROUP BY " + k + " HAVING COUNT(*) > 1)"
+// CountAck returns the acknowledgement table's row count (what a recovery folds).
+func (b *Builder) CountAck() string {
+	return "SELECT COUNT(*) FROM " + b.q(b.t.Ack)
 }
 
 // CountRun returns the run table's row count.
@@ -217,13 +207,8 @@ func (b *Builder) CountRun() string {
 	return "SELECT COUNT(*) FROM " + b.q(b.t.Run)
 }
 
-// CountAck returns the acknowledgement table's row count (what a recovery folds).
-func (b *Builder) CountAck() string {
-	return "SELECT COUNT(*) FROM " + b.q(b.t.Ack)
-}
-
-// ProbeRun, ProbeSnapshot and ProbeAck select no row from a table; their result columns are the
-// table's columns (for Warehouse.QueryColumns).
+// ProbeRun and ProbeSnapshot select no row from a table; their result columns are the table's
+// columns (for Warehouse.QueryColumns).
 func (b *Builder) ProbeRun() string { return b.probe(b.t.Run) }
 
 // ProbeSnapshot: see ProbeRun.
@@ -234,14 +219,15 @@ func (b *Builder) probe(table string) string {
 }
 
 // CreateSnapshot creates the empty snapshot with the run table's key, hash and field columns
-// (and their types).
+// (and their types). A run starts from Evaluation.CreateSnapshot instead; this one serves the
+// recovery of an interrupted first run, whose run table exists but whose snapshot does not.
 func (b *Builder) CreateSnapshot(fields []string) string {
 	return b.d.CreateTableAs(warehouse.SchemaDeltaStorage, b.t.Snapshot,
 		"SELECT "+b.columns(fields)+" FROM "+b.q(b.t.Run)+" WHERE 1 = 0")
 }
 
-// IndexSnapshot returns a statement indexing the snapshot's key, for engines whose join
-// benefits from it (PostgreSQL turns the diff into a merge join), and false for the others
+// IndexSnapshot returns a statement indexing the snapshot's key, for engines whose key lookups
+// benefit from it (PostgreSQL: the fold's deletes and the anti-joins), and false for the others
 // (DuckDB and the distributed engines join by hash without one).
 func (b *Builder) IndexSnapshot() (string, bool) {
 	if b.d.Engine() != warehouse.Postgres {
@@ -252,7 +238,7 @@ func (b *Builder) IndexSnapshot() (string, bool) {
 }
 
 // AddSnapshotColumn adds a field column to the snapshot (the snapshot evolves additively when
-// a mapping gains a field). databaseType is the run table's column type as the engine names it.
+// a mapping gains a field). databaseType is the column's type as the engine names it.
 func (b *Builder) AddSnapshotColumn(field, databaseType string) (string, error) {
 	if err := checkType(databaseType); err != nil {
 		return "", fmt.Errorf("deltasql: snapshot column %q: %w", field, err)
@@ -284,48 +270,32 @@ func checkType(t string) error {
 	return nil
 }
 
-// join is the FROM clause shared by the diff statements.
-func (b *Builder) join() string {
-	return " FROM " + b.q(b.t.Run) + " r FULL OUTER JOIN " + b.q(b.t.Snapshot) + " s ON r." +
-		b.id(KeyColumn) + " = s." + b.id(KeyColumn)
-}
-
-// DiffCounts returns one row counting the diff: added, changed, removed and unchanged keys.
-// It reads only keys and hashes.
+// DiffCounts returns one row counting the run table by kind: added, changed, removed and
+// unchanged keys. The run table holds only the run's changes, so this reads little.
 func (b *Builder) DiffCounts() string {
-	rk, sk := "r."+b.id(KeyColumn), "s."+b.id(KeyColumn)
-	rh, sh := "r."+b.id(HashColumn), "s."+b.id(HashColumn)
-	return "SELECT COUNT(CASE WHEN " + sk + " IS NULL THEN 1 END)" +
-		", COUNT(CASE WHEN " + rk + " IS NOT NULL AND " + sk + " IS NOT NULL AND " + rh + " <> " + sh + " THEN 1 END)" +
-		", COUNT(CASE WHEN " + rk + " IS NULL THEN 1 END)" +
-		", COUNT(CASE WHEN " + rk + " IS NOT NULL AND " + sk + " IS NOT NULL AND " + rh + " = " + sh + " THEN 1 END)" +
-		b.join()
+	k := b.id(KindColumn)
+	count := func(kind Kind) string {
+		return "COUNT(CASE WHEN " + k + " = " + b.d.QuoteString(string(kind)) + " THEN 1 END)"
+	}
+	return "SELECT " + count(Added) + ", " + count(Changed) + ", " + count(Removed) + ", " + count(Unchanged) +
+		" FROM " + b.q(b.t.Run)
 }
 
-// Diff returns the diff between the run table and the snapshot in one full outer join on the
-// key, ordered by key: columns _dinmo_kind, _dinmo_key, then the given fields. A removed row
-// takes its fields from the snapshot, the others from the run table. A delta diff returns only
-// added, changed and removed rows; a full diff returns unchanged rows too. Every field must
-// exist in both tables (create or evolve the snapshot first).
+// Diff returns the run's changes ordered by key: columns _dinmo_kind, _dinmo_key, then the
+// given fields. A removed row carries its fields from the snapshot, the others from the source.
+// A delta diff returns only added, changed and removed rows; a full diff returns the unchanged
+// rows a full run table holds too. Every field must be a column of the run table.
 func (b *Builder) Diff(fields []string, full bool) string {
-	rk, sk := "r."+b.id(KeyColumn), "s."+b.id(KeyColumn)
-	rh, sh := "r."+b.id(HashColumn), "s."+b.id(HashColumn)
 	var sb strings.Builder
-	sb.WriteString("SELECT * FROM (SELECT CASE WHEN ")
-	sb.WriteString(sk + " IS NULL THEN " + b.d.QuoteString(string(Added)))
-	sb.WriteString(" WHEN " + rk + " IS NULL THEN " + b.d.QuoteString(string(Removed)))
-	sb.WriteString(" WHEN " + rh + " <> " + sh + " THEN " + b.d.QuoteString(string(Changed)))
-	sb.WriteString(" ELSE " + b.d.QuoteString(string(Unchanged)) + " END AS " + b.id(KindColumn))
-	sb.WriteString(", CASE WHEN " + rk + " IS NULL THEN " + sk + " ELSE " + rk + " END AS " + b.id(KeyColumn))
+	sb.WriteString("SELECT " + b.id(KindColumn) + ", " + b.id(KeyColumn))
 	for _, f := range fields {
-		c := b.id(f)
-		sb.WriteString(", CASE WHEN " + rk + " IS NULL THEN s." + c + " ELSE r." + c + " END AS " + c)
+		sb.WriteString(", " + b.id(f))
 	}
-	sb.WriteString(b.join())
+	sb.WriteString(" FROM " + b.q(b.t.Run))
 	if !full {
-		sb.WriteString(" WHERE " + rk + " IS NULL OR " + sk + " IS NULL OR " + rh + " <> " + sh)
+		sb.WriteString(" WHERE " + b.id(KindColumn) + " <> " + b.d.QuoteString(string(Unchanged)))
 	}
-	sb.WriteString(") d ORDER BY d." + b.id(KeyColumn))
+	sb.WriteString(" ORDER BY " + b.id(KeyColumn))
 	return sb.String()
 }
 
@@ -335,13 +305,31 @@ func (b *Builder) CreateAck() string {
 		"SELECT "+b.id(KeyColumn)+" FROM "+b.q(b.t.Run)+" WHERE 1 = 0")
 }
 
-// AckChunk is the most keys InsertAck statements carry.
+// AckChunk is the most keys one InsertAck or InsertAcks statement carries.
 const AckChunk = 1000
 
 // InsertAck returns a multi-row INSERT of n keys into the acknowledgement table, with n bind
-// parameters. Callers chunk by AckChunk.
+// parameters. Callers chunk by AckChunk. InsertAcks is cheaper where the engine has arrays.
 func (b *Builder) InsertAck(n int) string {
 	return b.insert(b.t.Ack, []string{KeyColumn}, n)
+}
+
+// InsertAcks returns the statement and arguments inserting keys into the acknowledgement
+// table. On PostgreSQL and DuckDB the keys travel as one text array parameter, unnested by
+// the engine: a 1000-key checkpoint then costs about what a one-row insert does, where 1000
+// placeholders cost DuckDB ~30 ms to parse and bind. Elsewhere it is InsertAck's multi-row
+// VALUES. Callers chunk by AckChunk.
+func (b *Builder) InsertAcks(keys []string) (string, []any) {
+	switch b.d.Engine() {
+	case warehouse.Postgres, warehouse.DuckDB:
+		return "INSERT INTO " + b.q(b.t.Ack) + " (" + b.id(KeyColumn) + ") SELECT unnest(CAST(" +
+			b.d.Placeholder(1) + " AS " + b.d.TextType() + "[]))", []any{keys}
+	}
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = k
+	}
+	return b.InsertAck(len(keys)), args
 }
 
 // CreateRejected creates the table of rejected records (run it when it does not exist yet).
@@ -400,17 +388,19 @@ func (b *Builder) insert(table string, cols []string, n int) string {
 }
 
 // Fold returns the statements committing a run, to execute in order in one transaction: the
-// snapshot rows of acknowledged keys are replaced by their run rows (a removed key has no run
-// row, so it leaves the snapshot), then the acknowledgement and run tables are dropped.
-// Keys not acknowledged keep their previous snapshot state, so the next run sends them again.
-// fields are the run table's field columns; each must exist in the snapshot.
+// snapshot rows of acknowledged keys are deleted, the acknowledged run rows that are present in
+// the source (a removed key's run row has a NULL hash) are inserted, then the acknowledgement
+// and run tables are dropped. Only the changed keys are written: the snapshot is patched, never
+// rewritten. Keys not acknowledged keep their previous snapshot state, so the next run sends
+// them again. fields are the run table's field columns; each must exist in the snapshot.
 func (b *Builder) Fold(fields []string) []string {
 	k := b.id(KeyColumn)
 	acked := k + " IN (SELECT " + k + " FROM " + b.q(b.t.Ack) + ")"
 	cols := b.columns(fields)
 	return []string{
 		"DELETE FROM " + b.q(b.t.Snapshot) + " WHERE " + acked,
-		"INSERT INTO " + b.q(b.t.Snapshot) + " (" + cols + ") SELECT " + cols + " FROM " + b.q(b.t.Run) + " WHERE " + acked,
+		"INSERT INTO " + b.q(b.t.Snapshot) + " (" + cols + ") SELECT " + cols + " FROM " + b.q(b.t.Run) +
+			" WHERE " + b.id(HashColumn) + " IS NOT NULL AND " + acked,
 		b.DropAck(),
 		b.DropRun(),
 	}
@@ -418,6 +408,11 @@ func (b *Builder) Fold(fields []string) []string {
 
 // DropRun drops the run table if it exists.
 func (b *Builder) DropRun() string { return b.d.DropTable(warehouse.SchemaDeltaStorage, b.t.Run) }
+
+// DropStage drops the stage table if it exists.
+func (b *Builder) DropStage() string {
+	return b.d.DropTable(warehouse.SchemaDeltaStorage, b.t.Stage)
+}
 
 // DropAck drops the acknowledgement table if it exists.
 func (b *Builder) DropAck() string { return b.d.DropTable(warehouse.SchemaDeltaStorage, b.t.Ack) }

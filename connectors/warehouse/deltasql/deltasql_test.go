@@ -1,6 +1,7 @@
 package deltasql_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -11,8 +12,8 @@ import (
 	"dinmo/connectors/warehouse/postgres"
 )
 
-// render writes every statement of the builder for one activation, hostile names included, so
-// the golden files pin the exact SQL text of each engine.
+// render writes every statement of the builder for one activation, for every strategy,
+// hostile names included, so the golden files pin the exact SQL text of each engine.
 func render(t *testing.T, d warehouse.Dialect) string {
 	t.Helper()
 	b, err := deltasql.New(d, "0f3c-act")
@@ -25,22 +26,53 @@ func render(t *testing.T, d warehouse.Dialect) string {
 		{Column: "score", Name: "score"},
 	}
 	names := deltasql.FieldNames(fields)
+	src := deltasql.Source{Schema: warehouse.SchemaSegments, View: "segment_vip", PrimaryKey: "customer_id", Fields: fields}
 	var sb strings.Builder
 	add := func(label, q string) {
 		sb.WriteString("-- " + label + "\n" + q + ";\n\n")
 	}
-	create, err := b.CreateRun(warehouse.SchemaSegments, "segment_vip", "customer_id", fields)
+	addAll := func(label string, qs []string) {
+		if len(qs) == 0 {
+			add(label, "-- none")
+		}
+		for i, q := range qs {
+			add(fmt.Sprintf("%s[%d]", label, i), q)
+		}
+	}
+	add("Default strategy", "-- "+b.Strategy().String())
+	for _, s := range deltasql.Strategies() {
+		sb.WriteString("---- strategy " + s.String() + "\n\n")
+		sb2, err := deltasql.NewWithStrategy(d, "0f3c-act", s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, full := range []bool{false, true} {
+			ev, err := sb2.Evaluate(src, full)
+			if err != nil {
+				t.Fatal(err)
+			}
+			label := s.String()
+			if full {
+				label += " full"
+				addAll(label+" CreateRun", ev.CreateRun(false))
+				continue
+			}
+			addAll(label+" Stage", ev.Stage())
+			add(label+" KeyStats", ev.KeyStats())
+			addAll(label+" SkipBadKeys", ev.SkipBadKeys())
+			add(label+" CountKept", ev.CountKept())
+			add(label+" Probe", ev.Probe())
+			add(label+" CreateSnapshot", ev.CreateSnapshot())
+			addAll(label+" CreateRun", ev.CreateRun(false))
+			addAll(label+" CreateRun (skip bad keys)", ev.CreateRun(true))
+		}
+	}
+	keyOnly, err := b.Evaluate(deltasql.Source{Schema: warehouse.SchemaSegments, View: "segment_vip", PrimaryKey: "customer_id"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	add("CreateRun", create)
-	keyOnly, err := b.CreateRun(warehouse.SchemaSegments, "segment_vip", "customer_id", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	add("CreateRun (no mapped field)", keyOnly)
-	add("RunStats", b.RunStats())
-	add("DeleteBadKeys", b.DeleteBadKeys())
+	sb.WriteString("---- shared\n\n")
+	add("Probe (no mapped field)", keyOnly.Probe())
 	add("CountRun", b.CountRun())
 	add("CountAck", b.CountAck())
 	add("ProbeRun", b.ProbeRun())
@@ -62,12 +94,15 @@ func render(t *testing.T, d warehouse.Dialect) string {
 	add("Diff (full)", b.Diff(names, true))
 	add("CreateAck", b.CreateAck())
 	add("InsertAck(3)", b.InsertAck(3))
+	q, args := b.InsertAcks([]string{"1", "2"})
+	add(fmt.Sprintf("InsertAcks (%d args)", len(args)), q)
 	add("CreateRejected", b.CreateRejected())
 	add("InsertRejected(2)", b.InsertRejected(2))
 	for i, q := range b.Fold(names) {
 		add("Fold["+string(rune('0'+i))+"]", q)
 	}
 	add("DropRun", b.DropRun())
+	add("DropStage", b.DropStage())
 	add("DropAck", b.DropAck())
 	add("DropSnapshot", b.DropSnapshot())
 	return sb.String()
@@ -83,7 +118,7 @@ func TestGoldenDuckDB(t *testing.T) {
 
 func TestTablesFor(t *testing.T) {
 	got := deltasql.TablesFor("a1")
-	want := deltasql.Tables{Run: "run_a1", Snapshot: "snap_a1", Ack: "ack_a1", Rejected: "rejected_a1"}
+	want := deltasql.Tables{Run: "run_a1", Stage: "stage_a1", Snapshot: "snap_a1", Ack: "ack_a1", Rejected: "rejected_a1"}
 	if got != want {
 		t.Fatalf("TablesFor = %+v, want %+v", got, want)
 	}
@@ -95,6 +130,34 @@ func TestNewRejectsBadInput(t *testing.T) {
 	}
 	if _, err := deltasql.New(duckdb.NewDialect(), " "); err == nil {
 		t.Error("empty activation id accepted")
+	}
+	if _, err := deltasql.NewWithStrategy(duckdb.NewDialect(), "a", deltasql.Strategy(99)); err == nil {
+		t.Error("unknown strategy accepted")
+	}
+}
+
+func TestStrategyNames(t *testing.T) {
+	for _, s := range deltasql.Strategies() {
+		got, err := deltasql.ParseStrategy(strings.ToUpper(s.String()))
+		if err != nil || got != s {
+			t.Errorf("ParseStrategy(%q) = %v, %v", s.String(), got, err)
+		}
+	}
+	if _, err := deltasql.ParseStrategy("magic"); err == nil || !strings.Contains(err.Error(), "rewrite_join") {
+		t.Errorf("ParseStrategy(magic) error = %v, want one listing the strategies", err)
+	}
+	for _, e := range []warehouse.Engine{warehouse.DuckDB, warehouse.Postgres, warehouse.Snowflake} {
+		if s := deltasql.DefaultStrategy(e); s.String() == "" || strings.HasPrefix(s.String(), "Strategy(") {
+			t.Errorf("DefaultStrategy(%s) = %v", e, s)
+		}
+	}
+}
+
+func TestIsFieldColumn(t *testing.T) {
+	for name, want := range map[string]bool{"email": true, "_dinmo_kind": false, "_DINMO_key": false, "_dinmo": true} {
+		if got := deltasql.IsFieldColumn(name); got != want {
+			t.Errorf("IsFieldColumn(%q) = %v, want %v", name, got, want)
+		}
 	}
 }
 
@@ -126,11 +189,14 @@ func TestValidateFields(t *testing.T) {
 		})
 	}
 	b, _ := deltasql.New(duckdb.NewDialect(), "a")
-	if _, err := b.CreateRun("s", "v", "", nil); err == nil {
-		t.Error("CreateRun accepted an empty primary key")
+	if _, err := b.Evaluate(deltasql.Source{Schema: "s", View: "v"}, false); err == nil {
+		t.Error("Evaluate accepted an empty primary key")
 	}
-	if _, err := b.CreateRun("s", "v", "id", []deltasql.Field{{Column: "a", Name: "_dinmo_hash"}}); err == nil {
-		t.Error("CreateRun accepted a reserved field name")
+	if _, err := b.Evaluate(deltasql.Source{Schema: "s", PrimaryKey: "id"}, false); err == nil {
+		t.Error("Evaluate accepted an empty view")
+	}
+	if _, err := b.Evaluate(deltasql.Source{Schema: "s", View: "v", PrimaryKey: "id", Fields: []deltasql.Field{{Column: "a", Name: "_dinmo_hash"}}}, false); err == nil {
+		t.Error("Evaluate accepted a reserved field name")
 	}
 }
 
