@@ -12,6 +12,8 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	"dinmo/schedule"
 )
 
 // Sentinel errors. Back-ends wrap them with an operation prefix.
@@ -51,6 +53,10 @@ type WorkspaceSettings struct {
 	CronEnabled bool `json:"cron_enabled,omitempty"`
 	// AlertEmails and AlertSlackWebhookRef configure alerts (a later issue sends them).
 	AlertEmails []string `json:"alert_emails,omitempty"`
+	// Alerts is the workspace's alert configuration, as JSON in the format of package
+	// runner/alert (alert.Settings), which owns it: Slack webhook and SMTP settings whose
+	// secrets are sealed values or env:/file: references. Nil when alerts are off.
+	Alerts json.RawMessage `json:"alerts,omitempty"`
 }
 
 // Source is a connected warehouse.
@@ -92,9 +98,66 @@ type Model struct {
 	// always warehouse.SchemaSegments ("dinmo_segments").
 	ViewName string
 	// Columns are the introspected result columns at the last apply.
-	Columns   []Column
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Columns []Column
+	// Fields declare metadata of some of the columns (display name, type override,
+	// categorical flag, semantic tag); undeclared columns keep their introspected type.
+	Fields []Field
+	// TimestampColumn is the date or timestamp column of each row (events models): the default
+	// field of time windows on this model.
+	TimestampColumn string
+	// Relationships lead from this model to other models of the same source.
+	Relationships []Relationship
+	// Calculated holds the model's calculated fields as JSON: a list in the format of package
+	// segment (segment.CalculatedField), which owns it as it owns segment conditions. Nil when
+	// the model has none.
+	Calculated json.RawMessage
+	// Materialization says whether the model is a live view or a table refreshed on a
+	// schedule. The zero value means live.
+	Materialization Materialization
+	// DuplicateKeyShare is the share of rows whose primary key is NULL or repeats another
+	// row's, at the last check (DuplicateKeyCheckedAt; nil before the first check).
+	DuplicateKeyShare     float64
+	DuplicateKeyCheckedAt *time.Time
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
+}
+
+// Field declares metadata of one column of a model.
+type Field struct {
+	Column      string `json:"column"`
+	DisplayName string `json:"display_name,omitempty"`
+	// Type overrides the introspected type category (a warehouse.TypeCategory).
+	Type string `json:"type,omitempty"`
+	// Categorical marks a low-cardinality field (breakdowns use them).
+	Categorical bool `json:"categorical,omitempty"`
+	// Semantic is a well-known meaning (email, phone, country, ...) destinations can map.
+	Semantic string `json:"semantic,omitempty"`
+}
+
+// Relationship links a model to another of the same source: rows are related when
+// this.FromColumn = To.ToColumn. To is the target model's name (not its id), so two models can
+// name each other and a renamed target shows up as a validation error where it is used.
+type Relationship struct {
+	Name       string `json:"name"`
+	To         string `json:"to"`
+	Kind       string `json:"kind"` // many_to_one or one_to_many
+	FromColumn string `json:"from_column"`
+	ToColumn   string `json:"to_column"`
+}
+
+// Materialization modes of a model.
+const (
+	MaterializeLive  = "live"
+	MaterializeTable = "table"
+)
+
+// Materialization is how a model's rows are kept in the warehouse: a live view (the default),
+// or a table refreshed every Every or on the recurrence Recurrence (the vocabulary of
+// activation schedules).
+type Materialization struct {
+	Mode       string        `json:"mode,omitempty"`
+	Every      time.Duration `json:"every,omitempty"`
+	Recurrence string        `json:"recurrence,omitempty"`
 }
 
 // Column is an introspected column of a model.
@@ -156,6 +219,54 @@ type Schedule struct {
 	Every time.Duration `json:"every,omitempty"`
 }
 
+// Guards are an activation's per-run safety thresholds. A nil field means "use the default"
+// (the runner's DefaultGuards), so rows written before guards existed keep safe behaviour.
+type Guards struct {
+	// MaxRemovalPercent: a run that would remove more than this share (0-100) of a snapshot
+	// of at least MinSnapshotForRemovalGuard rows stops before sending and waits for approval.
+	MaxRemovalPercent          *float64 `json:"max_removal_percent,omitempty"`
+	MinSnapshotForRemovalGuard *int64   `json:"min_snapshot_for_removal_guard,omitempty"`
+	// BlockEmptyResult stops a run whose rows are empty while the previous snapshot was not.
+	BlockEmptyResult *bool `json:"block_empty_result,omitempty"`
+	// RejectedWarningPercent: a run whose rejected share of the records it sent exceeds this
+	// (0-100) gets a warning.
+	RejectedWarningPercent *float64 `json:"rejected_warning_percent,omitempty"`
+}
+
+// Guard defaults, used for every threshold an activation leaves unset.
+const (
+	DefaultMaxRemovalPercent          = 50.0
+	DefaultMinSnapshotForRemovalGuard = int64(100)
+	DefaultBlockEmptyResult           = true
+	DefaultRejectedWarningPercent     = 5.0
+)
+
+// GuardValues are an activation's guard thresholds with the defaults applied.
+type GuardValues struct {
+	MaxRemovalPercent          float64
+	MinSnapshotForRemovalGuard int64
+	BlockEmptyResult           bool
+	RejectedWarningPercent     float64
+}
+
+// Values returns the thresholds with defaults for the fields left nil.
+func (g Guards) Values() GuardValues {
+	v := GuardValues{DefaultMaxRemovalPercent, DefaultMinSnapshotForRemovalGuard, DefaultBlockEmptyResult, DefaultRejectedWarningPercent}
+	if g.MaxRemovalPercent != nil {
+		v.MaxRemovalPercent = *g.MaxRemovalPercent
+	}
+	if g.MinSnapshotForRemovalGuard != nil {
+		v.MinSnapshotForRemovalGuard = *g.MinSnapshotForRemovalGuard
+	}
+	if g.BlockEmptyResult != nil {
+		v.BlockEmptyResult = *g.BlockEmptyResult
+	}
+	if g.RejectedWarningPercent != nil {
+		v.RejectedWarningPercent = *g.RejectedWarningPercent
+	}
+	return v
+}
+
 // Activation pushes a segment's (or a model's) rows to one destination service.
 type Activation struct {
 	ID          string
@@ -174,8 +285,14 @@ type Activation struct {
 	// the service declares: string, bool or a whole number), without defaults: the runner
 	// applies the declared defaults when it opens the destination. Stored as JSON, so a number
 	// reads back as float64 (destination.SettingInt accepts it).
-	Options  map[string]any
-	Schedule Schedule
+	Options map[string]any
+	// Schedule is when the runner starts it by itself (package schedule: manual, interval,
+	// recurrence, cron). Rows written before recurrence and cron existed (a numeric interval
+	// in nanoseconds) still decode.
+	Schedule schedule.Schedule
+	// Guards are the activation's safety thresholds as declared; nil fields take the runner's
+	// defaults (see Guards).
+	Guards Guards
 	// Enabled is the user's switch; a disabled activation is never scheduled.
 	Enabled bool
 	// Paused, PauseReason and PausedBy ("user" or "auto") hold the pause state, which the
@@ -186,6 +303,10 @@ type Activation struct {
 	// FullResyncRequested makes the next run a full one (set when an attribute that requires
 	// it changes, or from the CLI).
 	FullResyncRequested bool
+	// RemovalsApproved lets the next run pass the mass-removal and empty-result guards once
+	// (set by `dinmo-runner approve`, cleared by the run that used it). Runner-owned, like
+	// the pause state.
+	RemovalsApproved bool
 	// NextRunAt is when the scheduler starts it next (nil: not scheduled).
 	NextRunAt *time.Time
 	CreatedAt time.Time
@@ -199,6 +320,9 @@ const (
 	RunWarning     = "succeeded_with_warnings" // some rows rejected or skipped
 	RunFailed      = "failed"
 	RunInterrupted = "interrupted" // the runner died; the next run caught up
+	// RunBlocked: a guard stopped the run before it sent anything (mass removal, empty
+	// result); it waits for `dinmo-runner approve`.
+	RunBlocked = "blocked"
 )
 
 // Run is one execution of an activation.
@@ -326,6 +450,9 @@ type Store interface {
 	SetActivationPause(ctx context.Context, id string, paused bool, reason, by string) error
 	// SetActivationSchedule stores the next run time and whether a full resync is pending.
 	SetActivationSchedule(ctx context.Context, id string, next *time.Time, fullResync bool) error
+	// SetActivationApproval records (approved=true) or consumes (false) an approval for the
+	// next run to pass the removal guards; audited as approve when set.
+	SetActivationApproval(ctx context.Context, id string, approved bool) error
 	// DueActivations lists enabled, unpaused activations whose NextRunAt <= now, across all
 	// workspaces, oldest first.
 	DueActivations(ctx context.Context, now time.Time) ([]Activation, error)

@@ -166,16 +166,35 @@ func (s *sqlStore) DeleteSource(ctx context.Context, id string) error {
 
 var modelKind = &kindDef[Model]{
 	kind: KindModel, table: "models", prefix: prefixModel, workspaceScoped: true,
-	selectCols: `id, workspace_id, source_id, name, description, model_type, sql_text, table_name, primary_key, view_name, columns, created_at, updated_at`,
+	selectCols: `id, workspace_id, source_id, name, description, model_type, sql_text, table_name, primary_key, view_name, columns, ` +
+		`fields, timestamp_column, relationships, calculated, materialization, duplicate_key_share, duplicate_key_checked_at, created_at, updated_at`,
 	scan: func(sc scanner) (*Model, error) {
 		var x Model
-		var columns string
+		var columns, fields, rels, calculated, mat string
+		var checked sql.NullInt64
 		var c, u int64
-		if err := sc.Scan(&x.ID, &x.WorkspaceID, &x.SourceID, &x.Name, &x.Description, &x.Type, &x.SQL, &x.Table, &x.PrimaryKey, &x.ViewName, &columns, &c, &u); err != nil {
+		if err := sc.Scan(&x.ID, &x.WorkspaceID, &x.SourceID, &x.Name, &x.Description, &x.Type, &x.SQL, &x.Table, &x.PrimaryKey, &x.ViewName, &columns,
+			&fields, &x.TimestampColumn, &rels, &calculated, &mat, &x.DuplicateKeyShare, &checked, &c, &u); err != nil {
 			return nil, err
 		}
 		if err := decodeJSON("columns", columns, &x.Columns); err != nil {
 			return nil, err
+		}
+		if err := decodeJSON("fields", fields, &x.Fields); err != nil {
+			return nil, err
+		}
+		if err := decodeJSON("relationships", rels, &x.Relationships); err != nil {
+			return nil, err
+		}
+		if err := decodeJSON("materialization", mat, &x.Materialization); err != nil {
+			return nil, err
+		}
+		if calculated != "" && calculated != "null" {
+			x.Calculated = json.RawMessage(calculated)
+		}
+		if checked.Valid {
+			t := fromMicros(checked.Int64)
+			x.DuplicateKeyCheckedAt = &t
 		}
 		x.CreatedAt, x.UpdatedAt = fromMicros(c), fromMicros(u)
 		return &x, nil
@@ -187,8 +206,33 @@ var modelKind = &kindDef[Model]{
 		if err != nil {
 			return r, err
 		}
+		fields, err := encodeJSON("fields", x.Fields)
+		if err != nil {
+			return r, err
+		}
+		rels, err := encodeJSON("relationships", x.Relationships)
+		if err != nil {
+			return r, err
+		}
+		var mat any
+		if x.Materialization != (Materialization{}) {
+			mat = x.Materialization
+		}
+		matText, err := encodeJSON("materialization", mat)
+		if err != nil {
+			return r, err
+		}
+		calculated := "null"
+		if len(x.Calculated) > 0 {
+			if !json.Valid(x.Calculated) {
+				return r, fmt.Errorf("calculated: not valid JSON")
+			}
+			calculated = string(x.Calculated)
+		}
 		r.set = []col{{"name", x.Name}, {"source_id", x.SourceID}, {"description", x.Description}, {"model_type", x.Type},
-			{"sql_text", x.SQL}, {"table_name", x.Table}, {"primary_key", x.PrimaryKey}, {"view_name", x.ViewName}, {"columns", columns}}
+			{"sql_text", x.SQL}, {"table_name", x.Table}, {"primary_key", x.PrimaryKey}, {"view_name", x.ViewName}, {"columns", columns},
+			{"fields", fields}, {"timestamp_column", x.TimestampColumn}, {"relationships", rels}, {"calculated", calculated},
+			{"materialization", matText}, {"duplicate_key_share", x.DuplicateKeyShare}, {"duplicate_key_checked_at", nullMicros(x.DuplicateKeyCheckedAt)}}
 		return r, nil
 	},
 	meta: func(x *Model) (*string, *time.Time, *time.Time) { return &x.ID, &x.CreatedAt, &x.UpdatedAt },
@@ -377,16 +421,18 @@ func (s *sqlStore) DeleteDestination(ctx context.Context, id string) error {
 // ---- activations
 
 const activationCols = `id, workspace_id, name, description, segment_id, model_id, destination_id, service, run_type, sync_mode,
-	mappings, options, schedule, enabled, paused, pause_reason, paused_by, full_resync, next_run_at, created_at, updated_at`
+	mappings, options, schedule, enabled, paused, pause_reason, paused_by, full_resync, next_run_at, created_at, updated_at,
+	guards, removals_approved`
 
 func scanActivation(sc scanner) (*Activation, error) {
 	var x Activation
 	var segmentID, modelID sql.NullString
-	var mappings, options, schedule string
+	var mappings, options, schedule, guards string
 	var next sql.NullInt64
 	var c, u int64
 	if err := sc.Scan(&x.ID, &x.WorkspaceID, &x.Name, &x.Description, &segmentID, &modelID, &x.DestinationID, &x.Service, &x.RunType, &x.SyncMode,
-		&mappings, &options, &schedule, &x.Enabled, &x.Paused, &x.PauseReason, &x.PausedBy, &x.FullResyncRequested, &next, &c, &u); err != nil {
+		&mappings, &options, &schedule, &x.Enabled, &x.Paused, &x.PauseReason, &x.PausedBy, &x.FullResyncRequested, &next, &c, &u,
+		&guards, &x.RemovalsApproved); err != nil {
 		return nil, err
 	}
 	x.SegmentID, x.ModelID = segmentID.String, modelID.String
@@ -397,6 +443,9 @@ func scanActivation(sc scanner) (*Activation, error) {
 		return nil, err
 	}
 	if err := decodeJSON("schedule", schedule, &x.Schedule); err != nil {
+		return nil, err
+	}
+	if err := decodeJSON("guards", guards, &x.Guards); err != nil {
 		return nil, err
 	}
 	x.NextRunAt = timePtr(next)
@@ -429,11 +478,16 @@ var activationKind = &kindDef[Activation]{
 		if err != nil {
 			return r, err
 		}
+		guards, err := encodeJSON("guards", x.Guards)
+		if err != nil {
+			return r, err
+		}
 		r.set = []col{{"name", x.Name}, {"description", x.Description}, {"segment_id", nullString(x.SegmentID)}, {"model_id", nullString(x.ModelID)},
 			{"destination_id", x.DestinationID}, {"service", x.Service}, {"run_type", x.RunType}, {"sync_mode", x.SyncMode},
-			{"mappings", mappings}, {"options", options}, {"schedule", schedule}, {"enabled", x.Enabled}}
+			{"mappings", mappings}, {"options", options}, {"schedule", schedule}, {"enabled", x.Enabled},
+			{"guards", guards}}
 		r.createOnly = []col{{"paused", x.Paused}, {"pause_reason", x.PauseReason}, {"paused_by", x.PausedBy},
-			{"full_resync", x.FullResyncRequested}, {"next_run_at", nullMicros(x.NextRunAt)}}
+			{"full_resync", x.FullResyncRequested}, {"next_run_at", nullMicros(x.NextRunAt)}, {"removals_approved", x.RemovalsApproved}}
 		return r, nil
 	},
 	meta: func(x *Activation) (*string, *time.Time, *time.Time) { return &x.ID, &x.CreatedAt, &x.UpdatedAt },
@@ -455,6 +509,7 @@ var activationKind = &kindDef[Activation]{
 	afterUpdate: func(old, x *Activation) {
 		x.Paused, x.PauseReason, x.PausedBy = old.Paused, old.PauseReason, old.PausedBy
 		x.NextRunAt = old.NextRunAt
+		x.RemovalsApproved = old.RemovalsApproved
 		x.FullResyncRequested = old.FullResyncRequested || x.FullResyncRequested
 	},
 }

@@ -165,6 +165,27 @@ var migrations = []migration{{
 		`ALTER TABLE activations ADD COLUMN options TEXT NOT NULL DEFAULT 'null'`,
 		`ALTER TABLE destinations ADD COLUMN api_base_url TEXT NOT NULL DEFAULT ''`,
 	},
+}, {
+	// Version 3: the model graph (field declarations, timestamp column, relationships and
+	// calculated fields, as JSON), materialisation and the last duplicate primary key check.
+	version: 3,
+	statements: []string{
+		`ALTER TABLE models ADD COLUMN fields TEXT NOT NULL DEFAULT 'null'`,
+		`ALTER TABLE models ADD COLUMN timestamp_column TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE models ADD COLUMN relationships TEXT NOT NULL DEFAULT 'null'`,
+		`ALTER TABLE models ADD COLUMN calculated TEXT NOT NULL DEFAULT 'null'`,
+		`ALTER TABLE models ADD COLUMN materialization TEXT NOT NULL DEFAULT 'null'`,
+		`ALTER TABLE models ADD COLUMN duplicate_key_share DOUBLE PRECISION NOT NULL DEFAULT 0`,
+		`ALTER TABLE models ADD COLUMN duplicate_key_checked_at BIGINT`,
+	},
+}, {
+	// Version 4: per-activation guard thresholds (JSON) and the one-run approval that lets a
+	// blocked run pass the removal guards.
+	version: 4,
+	statements: []string{
+		`ALTER TABLE activations ADD COLUMN guards TEXT NOT NULL DEFAULT 'null'`,
+		`ALTER TABLE activations ADD COLUMN removals_approved BOOLEAN NOT NULL DEFAULT FALSE`,
+	},
 }}
 
 // schemaVersion is the schema version this build migrates the catalog to. A catalog at a newer
@@ -232,3 +253,20 @@ func (s *sqlStore) applyMigrations(ctx context.Context, ms []migration) error {
 
 // errNoRows reports whether err is database/sql's "no rows".
 func errNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// SchemaChecker is implemented by the stores Open returns. It is not part of Store, so test
+// doubles need not implement it; readiness probes use it through a type assertion.
+type SchemaChecker interface {
+	// SchemaVersion returns the catalog's applied schema version and the version this build
+	// migrates to; a catalog is current when they are equal.
+	SchemaVersion(ctx context.Context) (applied, supported int, err error)
+}
+
+// SchemaVersion reads the highest applied migration.
+func (s *sqlStore) SchemaVersion(ctx context.Context) (applied, supported int, err error) {
+	var current sql.NullInt64
+	if err := s.ro().row(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&current); err != nil {
+		return 0, schemaVersion, fmt.Errorf("read schema version: %w", err)
+	}
+	return int(current.Int64), schemaVersion, nil
+}

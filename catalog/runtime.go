@@ -348,14 +348,14 @@ func (s *sqlStore) UpdateRunProgress(ctx context.Context, r *Run) error {
 }
 
 // finalStatuses are the statuses FinishRun accepts.
-var finalStatuses = map[string]bool{RunSucceeded: true, RunWarning: true, RunFailed: true, RunInterrupted: true}
+var finalStatuses = map[string]bool{RunSucceeded: true, RunWarning: true, RunFailed: true, RunInterrupted: true, RunBlocked: true}
 
 // FinishRun stores r's final status, counts, errors and warnings, and FinishedAt (now unless
 // set). Audited as run.finish with the status, the counts and the error category.
 func (s *sqlStore) FinishRun(ctx context.Context, r *Run) error {
 	op := fmt.Sprintf("finish run %s", r.ID)
 	if !finalStatuses[r.Status] {
-		return fmt.Errorf("%s: status must be one of %s, %s, %s or %s, got %q", op, RunSucceeded, RunWarning, RunFailed, RunInterrupted, r.Status)
+		return fmt.Errorf("%s: status must be one of %s, %s, %s, %s or %s, got %q", op, RunSucceeded, RunWarning, RunFailed, RunInterrupted, RunBlocked, r.Status)
 	}
 	finished := now()
 	if r.FinishedAt != nil {
@@ -450,4 +450,32 @@ func (s *sqlStore) MarkInterruptedRuns(ctx context.Context, activationID string)
 		return 0, fmt.Errorf("mark interrupted runs of activation %s: %w", activationID, err)
 	}
 	return int(n), nil
+}
+
+// SetActivationApproval records (approved) or consumes (!approved) the approval that lets
+// the activation's next run pass its removal guards. Recording it is audited as approve;
+// consuming it is part of the run, which is audited itself.
+func (s *sqlStore) SetActivationApproval(ctx context.Context, id string, approved bool) error {
+	op := fmt.Sprintf("set activation approval %s", id)
+	err := s.inTx(ctx, func(e execer) error {
+		var name, ws string
+		if err := e.row(ctx, `SELECT name, workspace_id FROM activations WHERE id = ?`+s.lockSuffix(), id).Scan(&name, &ws); err != nil {
+			if errNoRows(err) {
+				return ErrNotFound
+			}
+			return err
+		}
+		if _, err := e.exec(ctx, `UPDATE activations SET removals_approved = ? WHERE id = ?`, approved, id); err != nil {
+			return err
+		}
+		if !approved {
+			return nil
+		}
+		return s.audit(ctx, e, AuditEntry{Action: "approve", ObjectKind: KindActivation, ObjectID: id, ObjectName: name, WorkspaceID: ws,
+			Details: map[string]any{"scope": "next run"}})
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
 }

@@ -103,7 +103,7 @@ func TestRefuseIfUsed(t *testing.T) {
 	other := &catalog.Destination{WorkspaceID: ws.ID, Name: "unused", Platform: "file", Settings: map[string]any{"directory": "/tmp"}}
 	must(store.CreateDestination(ctx, other))
 	act := &catalog.Activation{WorkspaceID: ws.ID, Name: "a", SegmentID: seg.ID, DestinationID: dest.ID, Service: "records",
-		RunType: "delta", SyncMode: "upsert", Schedule: catalog.Schedule{Type: catalog.ScheduleManual}, Enabled: true}
+		RunType: "delta", SyncMode: "upsert", Enabled: true}
 	must(store.CreateActivation(ctx, act))
 
 	d := &providerData{Store: store}

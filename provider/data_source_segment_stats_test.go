@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"testing"
@@ -113,8 +114,11 @@ func testAccSegmentStats(t *testing.T, engine string) {
 					return fmt.Errorf("history of fr: %+v", h)
 				}
 				ok, err := e.wh.RelationExists(e.ctx, warehouse.SchemaStats, stats.HistoryTable)
-				if err != nil || !ok {
-					return fmt.Errorf("history table missing: %v", err)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return errors.New("history table missing")
 				}
 				return nil
 			},

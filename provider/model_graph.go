@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -300,6 +301,18 @@ func (p *modelModel) setGraph(ctx context.Context, g modelGraph) diag.Diagnostic
 			}
 		}
 	}
+	// categorical = false written explicitly stays false rather than becoming null.
+	explicitFalse := map[string]bool{}
+	if !p.Fields.IsNull() && !p.Fields.IsUnknown() {
+		var prev []modelFieldModel
+		if d := p.Fields.ElementsAs(ctx, &prev, true); !d.HasError() {
+			for _, f := range prev {
+				if !f.Categorical.IsNull() && !f.Categorical.IsUnknown() && !f.Categorical.ValueBool() {
+					explicitFalse[f.Column.ValueString()] = true
+				}
+			}
+		}
+	}
 	p.TimestampColumn = optionalString(g.TimestampColumn)
 	if len(g.Fields) == 0 {
 		p.Fields = types.ListNull(fieldObjectType)
@@ -308,8 +321,8 @@ func (p *modelModel) setGraph(ctx context.Context, g modelGraph) diag.Diagnostic
 		for i, f := range g.Fields {
 			fs[i] = modelFieldModel{Column: types.StringValue(f.Column), DisplayName: optionalString(f.DisplayName), Type: optionalString(f.Type),
 				Categorical: types.BoolNull(), Semantic: optionalString(f.Semantic)}
-			if f.Categorical {
-				fs[i].Categorical = types.BoolValue(true)
+			if f.Categorical || explicitFalse[f.Column] {
+				fs[i].Categorical = types.BoolValue(f.Categorical)
 			}
 		}
 		l, d := types.ListValueFrom(ctx, fieldObjectType, fs)
@@ -486,14 +499,51 @@ func graphJSON(v any) (json.RawMessage, error) {
 	return data, nil
 }
 
-// Catalog storage of the graph. TEMPORARY until the catalog's Model gains the fields (see the
-// report): kept in memory only.
-var pendingGraphs = map[*catalog.Model]modelGraph{}
+// modelGraphOf reads a catalog model's declared graph. Calculated fields the catalog holds but
+// cannot decode (written by a newer dinmo) are left out; ValidateModel then reports the
+// segments that use them.
+func modelGraphOf(m *catalog.Model) modelGraph {
+	g := modelGraph{TimestampColumn: m.TimestampColumn}
+	for _, f := range m.Fields {
+		g.Fields = append(g.Fields, declaredField(f))
+	}
+	for _, r := range m.Relationships {
+		g.Relationships = append(g.Relationships, segment.Relationship(r))
+	}
+	if len(m.Calculated) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(m.Calculated))
+		dec.DisallowUnknownFields()
+		var calcs []segment.CalculatedField
+		if err := dec.Decode(&calcs); err == nil {
+			g.Calculated = calcs
+		}
+	}
+	return g
+}
 
-func modelGraphOf(m *catalog.Model) modelGraph { return pendingGraphs[m] }
+// setModelGraph stores a declared graph on a catalog model.
+func setModelGraph(m *catalog.Model, g modelGraph) {
+	m.TimestampColumn = g.TimestampColumn
+	m.Fields = nil
+	for _, f := range g.Fields {
+		m.Fields = append(m.Fields, catalog.Field(f))
+	}
+	m.Relationships = nil
+	for _, r := range g.Relationships {
+		m.Relationships = append(m.Relationships, catalog.Relationship(r))
+	}
+	m.Calculated = nil
+	if len(g.Calculated) > 0 {
+		// A list of plain structs always encodes.
+		m.Calculated, _ = graphJSON(g.Calculated)
+	}
+}
 
-func setModelGraph(m *catalog.Model, g modelGraph) { pendingGraphs[m] = g }
+func duplicateShareOf(m *catalog.Model) float64 { return m.DuplicateKeyShare }
 
-func duplicateShareOf(*catalog.Model) float64 { return 0 }
-
-func setDuplicateShare(*catalog.Model, float64, time.Time) {}
+// setDuplicateShare records the result of a duplicate primary key check.
+func setDuplicateShare(m *catalog.Model, share float64, at time.Time) {
+	m.DuplicateKeyShare = share
+	at = at.UTC().Truncate(time.Microsecond)
+	m.DuplicateKeyCheckedAt = &at
+}

@@ -392,8 +392,8 @@ func (r *modelResource) buildView(c *conn, m *catalog.Model, creating bool, summ
 	// When the columns change, the segment views are dropped first: they are re-created from the
 	// catalog just below, and PostgreSQL would otherwise try to restore them from definitions
 	// that name the old columns.
-	if !creating && !sameColumns(m.Columns, cols) {
-		if err := dropSegmentViews(ctx, c, rebuilds); err != nil {
+	if !creating {
+		if err := dropSegmentViews(ctx, c, rebuilds, !sameColumns(m.Columns, cols)); err != nil {
 			diagnostics.AddError(d, summary, "Dropping the views of the model's segments before replacing the model's view failed.",
 				"Check that nothing else depends on the segment views; the next apply re-creates the missing ones.", err)
 			return false
@@ -697,7 +697,6 @@ func categoricalFields(m *catalog.Model) (categorical, declared map[string]bool)
 
 // addModelGraph adds the model's declared graph (field type overrides, timestamp column,
 // relationships and calculated fields) to its segment model.
-func addModelGraph(sm *segment.Model, m *catalog.Model, _ map[string]string) error {
+func addModelGraph(sm *segment.Model, m *catalog.Model) {
 	applyGraph(sm, modelGraphOf(m))
-	return nil
 }

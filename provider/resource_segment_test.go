@@ -150,3 +150,44 @@ resource "dinmo_segment" "` + name + `" {
 		},
 	})
 }
+
+// TestDecodeRules checks the reading of the rules attribute: numbers and booleans as values
+// at any depth, unknown keys and non-objects rejected.
+func TestDecodeRules(t *testing.T) {
+	g, err := decodeRules(`{"match":"all","conditions":[{"column":"age","operator":"gte","value":30}],
+		"groups":[{"match":"any","negate":true,"conditions":[{"column":"vip","operator":"equals","value":true},
+		{"column":"score","operator":"between","values":[1.5,2]}]}],
+		"related":[{"path":["orders"],"quantifier":"count_at_least","count":2,
+		"filter":{"match":"all","conditions":[{"column":"amount","operator":"gt","value":100}]}}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *g.Conditions[0].Value != "30" || *g.Groups[0].Conditions[0].Value != "true" ||
+		strings.Join(g.Groups[0].Conditions[1].Values, ",") != "1.5,2" || !g.Groups[0].Negate ||
+		*g.Related[0].Count != 2 || *g.Related[0].Filter.Conditions[0].Value != "100" {
+		t.Errorf("decoded: %+v", g)
+	}
+	for _, bad := range []string{`[1]`, `{"match":"all","nope":1}`, `{"match":"all"} {}`, `{`, `"x"`} {
+		if _, err := decodeRules(bad); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+}
+
+// TestModelErrorPath checks the mapping of segment.ValidateModel paths to attributes.
+func TestModelErrorPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"relationships[1].to_column":               "relationships[1].to_column",
+		"calculated[2].filter.conditions[0].value": "calculated_fields[2].filter_json",
+		"calculated[0].window.unit":                "calculated_fields[0].window.unit",
+		"calculated[0].path[1]":                    "calculated_fields[0].path",
+		"calculated[3].expression":                 "calculated_fields[3].expression",
+		"primary_key":                              "primary_key",
+		"timestamp_column":                         "timestamp_column",
+		"view":                                     "",
+	} {
+		if got := modelErrorPath(in).String(); got != want {
+			t.Errorf("%s: got %q, want %q", in, got, want)
+		}
+	}
+}

@@ -45,11 +45,7 @@ func buildSchema(ctx context.Context, store catalog.Store, workspaceID, sourceID
 		if m.SourceID != sourceID {
 			continue
 		}
-		sm, err := schemaModel(m, names)
-		if err != nil {
-			return nil, err
-		}
-		s.Models[m.Name] = sm
+		s.Models[m.Name] = schemaModel(m)
 	}
 	segs, err := store.ListSegments(ctx, workspaceID)
 	if err != nil {
@@ -69,17 +65,14 @@ func buildSchema(ctx context.Context, store catalog.Store, workspaceID, sourceID
 	return s, nil
 }
 
-// schemaModel converts a catalog model to a model of the segment graph; names maps the ids of
-// the models of the same source to their names (relationships are stored by target id).
-func schemaModel(m *catalog.Model, names map[string]string) (*segment.Model, error) {
+// schemaModel converts a catalog model to a model of the segment graph.
+func schemaModel(m *catalog.Model) *segment.Model {
 	sm := &segment.Model{
 		Name: m.Name, ViewSchema: warehouse.SchemaSegments, View: modelViewName(m.Name), PrimaryKey: m.PrimaryKey,
 		Columns: columnsFromCatalog(m.Columns),
 	}
-	if err := addModelGraph(sm, m, names); err != nil {
-		return nil, fmt.Errorf("model %q: %w", m.Name, err)
-	}
-	return sm, nil
+	addModelGraph(sm, m)
+	return sm
 }
 
 // decodeRules parses the rules attribute: the stored JSON form of a condition tree (see package

@@ -60,21 +60,34 @@ func columnNames(cols []warehouse.Column) []string {
 	return out
 }
 
-// segmentRebuild is one segment of a model whose view is being replaced, recompiled against the
-// model's new columns.
+// segmentRebuild is a segment whose view is re-created when a model changes: a segment of the
+// model (its view selects the model's columns and calculated fields, and PostgreSQL drops it
+// with the model's view), or a segment of another model of the source whose SQL changes (it
+// inlines the definitions of the calculated fields and relationships it uses).
 type segmentRebuild struct {
 	seg catalog.Segment
 	sql string
+	own bool
 }
 
-// planSegmentRebuilds recompiles every segment of a model against the model's new columns (and
-// relationships and calculated fields),
-// before anything is changed in the warehouse, so a model change that would break a segment
-// fails with nothing done. The error names the segment and the condition at fault.
+// planSegmentRebuilds recompiles the segments of the source against the model's new columns,
+// relationships and calculated fields, before anything is changed in the warehouse, so a model
+// change that would break a segment fails with nothing done. The error names the segment and
+// the condition at fault. Segments of other models whose SQL is unchanged are left alone.
 func planSegmentRebuilds(ctx context.Context, store catalog.Store, d warehouse.Dialect, model *catalog.Model, cols []warehouse.Column) ([]segmentRebuild, error) {
 	segs, err := store.ListSegments(ctx, model.WorkspaceID)
 	if err != nil {
 		return nil, fmt.Errorf("listing the segments of model %q: %w", model.Name, err)
+	}
+	models, err := store.ListModels(ctx, model.WorkspaceID)
+	if err != nil {
+		return nil, fmt.Errorf("listing the models of the workspace: %w", err)
+	}
+	names := map[string]string{model.ID: model.Name}
+	for _, m := range models {
+		if m.SourceID == model.SourceID && m.ID != model.ID {
+			names[m.ID] = m.Name
+		}
 	}
 	next := *model
 	next.Columns = columnsToCatalog(cols)
@@ -85,26 +98,31 @@ func planSegmentRebuilds(ctx context.Context, store catalog.Store, d warehouse.D
 	var out []segmentRebuild
 	var problems []error
 	for _, s := range segs {
-		if s.ModelID != model.ID {
-			continue
+		modelName, ok := names[s.ModelID]
+		if !ok {
+			continue // another source
 		}
 		g, err := segment.Decode(s.Conditions)
 		if err != nil {
 			problems = append(problems, fmt.Errorf("segment %q: %w", s.Name, err))
 			continue
 		}
-		if errs := segment.ValidateIn(graph, model.Name, g, segment.Options{Segment: s.Name}); len(errs) > 0 {
+		if errs := segment.ValidateIn(graph, modelName, g, segment.Options{Segment: s.Name}); len(errs) > 0 {
 			for _, e := range errs {
 				problems = append(problems, fmt.Errorf("segment %q, %s", s.Name, e.Error()))
 			}
 			continue
 		}
-		sql, err := compileSegment(d, graph, model.Name, s.Name, g)
+		sql, err := compileSegment(d, graph, modelName, s.Name, g)
 		if err != nil {
 			problems = append(problems, fmt.Errorf("segment %q: %w", s.Name, err))
 			continue
 		}
-		out = append(out, segmentRebuild{seg: s, sql: sql})
+		own := s.ModelID == model.ID
+		if !own && sql == s.CompiledSQL {
+			continue
+		}
+		out = append(out, segmentRebuild{seg: s, sql: sql, own: own})
 	}
 	if len(problems) > 0 {
 		return nil, errors.Join(problems...)
@@ -112,9 +130,15 @@ func planSegmentRebuilds(ctx context.Context, store catalog.Store, d warehouse.D
 	return out, nil
 }
 
-// dropSegmentViews drops the views of the segments about to be rebuilt.
-func dropSegmentViews(ctx context.Context, c *conn, rebuilds []segmentRebuild) error {
+// dropSegmentViews drops the views of the segments about to be rebuilt: all of the model's
+// when its columns change (columnsChanged), and any whose SQL changes (its SELECT list may
+// change, which CREATE OR REPLACE VIEW refuses on PostgreSQL).
+func dropSegmentViews(ctx context.Context, c *conn, rebuilds []segmentRebuild, columnsChanged bool) error {
 	for _, rb := range rebuilds {
+		keep := rb.sql == rb.seg.CompiledSQL && (!rb.own || !columnsChanged)
+		if keep {
+			continue
+		}
 		if err := c.exec(ctx, c.Dialect().DropView(warehouse.SchemaSegments, segmentViewName(rb.seg.Name))); err != nil {
 			return fmt.Errorf("dropping the view of segment %q: %w", rb.seg.Name, err)
 		}

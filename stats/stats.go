@@ -44,6 +44,10 @@ const MaxDuplicateShare = 0.05
 // HistoryTable is the table of dinmo_stats holding one row per computed segment size.
 const HistoryTable = "segment_sizes"
 
+// KeyHistoryTable is the table of dinmo_stats holding one row per duplicate primary key check
+// of a model.
+const KeyHistoryTable = "model_key_checks"
+
 // Relation names a table or view of the warehouse.
 type Relation struct {
 	Schema string
@@ -139,7 +143,7 @@ func SegmentSize(ctx context.Context, q Queryer, d warehouse.Dialect, seg, paren
 		return Size{}, fmt.Errorf("count the rows of %s and %s: %w", seg.Display(), parent.Display(), err)
 	}
 	s.Share = ratio(s.Size, s.ParentSize)
-	s.ComputedAt = now.UTC()
+	s.ComputedAt = now.UTC().Truncate(time.Microsecond)
 	return s, nil
 }
 
@@ -269,9 +273,8 @@ func Overlaps(ctx context.Context, q Queryer, d warehouse.Dialect, members []Mem
 		}
 		res.Sizes[m.Name] = n
 	}
-	for i := range members {
-		for j := i + 1; j < len(members); j++ {
-			a, b := members[i], members[j]
+	for i, a := range members {
+		for _, b := range members[i+1:] {
 			var n int64
 			if err := q.QueryRowContext(ctx, OverlapSQL(d, a.Relation, b.Relation, key)).Scan(&n); err != nil {
 				return Overlap{}, fmt.Errorf("overlap of %s and %s: %w", a.Relation.Display(), b.Relation.Display(), err)
@@ -377,4 +380,41 @@ func History(ctx context.Context, w warehouse.Warehouse, segmentID string, limit
 		return nil, fmt.Errorf("stats history of segment %s: %w", segmentID, err)
 	}
 	return out, nil
+}
+
+// KeyHistorySQL returns the statements creating the key check history table (idempotent):
+// model_key_checks(model_id, checked_at, rows, invalid).
+func KeyHistorySQL(d warehouse.Dialect) []string {
+	ts, integer := historyTypes(d)
+	cols := []string{
+		d.QuoteIdent("model_id") + " " + d.TextType(),
+		d.QuoteIdent("checked_at") + " " + ts,
+		d.QuoteIdent("rows") + " " + integer,
+		d.QuoteIdent("invalid") + " " + integer,
+	}
+	return []string{
+		d.CreateSchema(warehouse.SchemaStats),
+		"CREATE TABLE IF NOT EXISTS " + d.Qualified(warehouse.SchemaStats, KeyHistoryTable) + " (" + strings.Join(cols, ", ") + ")",
+	}
+}
+
+// RecordKeyCheckSQL returns the INSERT of one key check (four bound parameters: model id,
+// checked_at, rows, invalid).
+func RecordKeyCheckSQL(d warehouse.Dialect) string {
+	return "INSERT INTO " + d.Qualified(warehouse.SchemaStats, KeyHistoryTable) + " (" +
+		strings.Join([]string{d.QuoteIdent("model_id"), d.QuoteIdent("checked_at"), d.QuoteIdent("rows"), d.QuoteIdent("invalid")}, ", ") +
+		") VALUES (" + d.Placeholder(1) + ", " + d.Placeholder(2) + ", " + d.Placeholder(3) + ", " + d.Placeholder(4) + ")"
+}
+
+// RecordKeyCheck appends a model's key check to the history table, creating it when needed.
+func RecordKeyCheck(ctx context.Context, q Queryer, d warehouse.Dialect, modelID string, kc KeyCheck, at time.Time) error {
+	for _, stmt := range KeyHistorySQL(d) {
+		if _, err := q.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("create the key check history table: %w", err)
+		}
+	}
+	if _, err := q.ExecContext(ctx, RecordKeyCheckSQL(d), modelID, at.UTC().Truncate(time.Microsecond), kc.Rows, kc.Invalid); err != nil {
+		return fmt.Errorf("record the key check of model %s: %w", modelID, err)
+	}
+	return nil
 }

@@ -49,13 +49,17 @@ func TestGolden(t *testing.T) {
 			}
 			write("record", RecordSQL(d))
 			write("history query", HistoryQuerySQL(d, 10))
+			for i, s := range KeyHistorySQL(d) {
+				write("key history "+string(rune('a'+i)), s)
+			}
+			write("record key check", RecordKeyCheckSQL(d))
 			file := filepath.Join("testdata", string(d.Engine())+".golden")
 			if *update {
-				if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+				if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
 					t.Fatal(err)
 				}
 			}
-			want, err := os.ReadFile(file)
+			want, err := os.ReadFile(file) //nolint:gosec // G304: the test's own golden files
 			if err != nil {
 				t.Fatalf("%v (run with -update to create it)", err)
 			}
@@ -108,6 +112,13 @@ func run(t *testing.T, w warehouse.Warehouse, schema string) {
 		kc, err := DuplicateKeysOfQuery(ctx, db, d, "SELECT id FROM dups WHERE id IS NOT NULL", "id")
 		if err != nil || kc.Rows != 19 || kc.Invalid != 1 {
 			t.Errorf("query: got %+v, %v", kc, err)
+		}
+		if err := RecordKeyCheck(ctx, db, d, "mdl-1", KeyCheck{Rows: 20, Invalid: 2, Share: 0.1}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		var n, invalid int64
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*), SUM(invalid) FROM dinmo_stats.model_key_checks").Scan(&n, &invalid); err != nil || n != 1 || invalid != 2 {
+			t.Errorf("key checks: %d rows, %d invalid, %v", n, invalid, err)
 		}
 		if _, err := DuplicateKeys(ctx, db, d, rel("people"), "nope"); err == nil || !strings.Contains(err.Error(), `primary key "nope"`) {
 			t.Errorf("unknown key: got %v", err)

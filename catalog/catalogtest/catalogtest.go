@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"dinmo/catalog"
+	"dinmo/schedule"
 )
 
 // secret is a credential value that must never appear in an audit entry or an error.
@@ -127,7 +128,13 @@ func newFixture(t *testing.T, s catalog.Store, wsName string) fixture {
 	must(t, s.CreateSource(ctx, f.src))
 	f.mdl = &catalog.Model{WorkspaceID: f.ws.ID, SourceID: f.src.ID, Name: "customers", Description: "all customers", Type: catalog.ModelUsers,
 		SQL: "SELECT * FROM customers", PrimaryKey: "id", ViewName: "model_customers",
-		Columns: []catalog.Column{{Name: "id", Type: "BIGINT", Category: "number"}, {Name: "email", Type: "VARCHAR", Category: "string"}}}
+		Columns:           []catalog.Column{{Name: "id", Type: "BIGINT", Category: "number"}, {Name: "email", Type: "VARCHAR", Category: "string"}},
+		Fields:            []catalog.Field{{Column: "email", DisplayName: "E-mail", Semantic: "email"}, {Column: "id", Type: "integer", Categorical: true}},
+		TimestampColumn:   "signed_up_at",
+		Relationships:     []catalog.Relationship{{Name: "orders", To: "orders", Kind: "one_to_many", FromColumn: "id", ToColumn: "customer_id"}},
+		Calculated:        json.RawMessage(`[{"name":"ltv","kind":"aggregate","path":["orders"],"function":"sum","column":"amount"}]`),
+		Materialization:   catalog.Materialization{Mode: catalog.MaterializeTable, Every: time.Hour, Recurrence: "mon 09:00"},
+		DuplicateKeyShare: 0.0125, DuplicateKeyCheckedAt: ptrTime(time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC))}
 	must(t, s.CreateModel(ctx, f.mdl))
 	f.seg = &catalog.Segment{WorkspaceID: f.ws.ID, ModelID: f.mdl.ID, Name: "vip", Description: "big spenders",
 		Conditions:  json.RawMessage(`{"type":"and","conditions":[{"column":"ltv","op":">","value":1000}]}`),
@@ -143,8 +150,9 @@ func newFixture(t *testing.T, s catalog.Store, wsName string) fixture {
 		// Service options hold the JSON-stable types the provider writes (numbers read back
 		// as float64).
 		Options:  map[string]any{"event_name": "order_completed", "update_existing_only": true, "max_age_days": float64(7)},
-		Schedule: catalog.Schedule{Type: catalog.ScheduleInterval, Every: 15 * time.Minute}, Enabled: true,
-		NextRunAt: ptr(ts(0))}
+		Schedule: schedule.Schedule{Type: schedule.TypeRecurrence, Rules: []schedule.Rule{{Days: []string{"mon", "wed"}, Times: []string{"09:00"}}}},
+		Guards:   catalog.Guards{MaxRemovalPercent: ptr(12.5), MinSnapshotForRemovalGuard: ptr(int64(10)), BlockEmptyResult: ptr(false)},
+		Enabled:  true, NextRunAt: ptr(ts(0))}
 	must(t, s.CreateActivation(ctx, f.act))
 	return f
 }
@@ -232,7 +240,7 @@ func testRoundTrip(t *testing.T, newURL func(t *testing.T) string) {
 	must(t, err)
 	equal(t, "GetModel(table model)", got, m2)
 	a2 := &catalog.Activation{WorkspaceID: f.ws.ID, Name: "orders-to-hook", ModelID: m2.ID, DestinationID: f.dst.ID,
-		Schedule: catalog.Schedule{Type: catalog.ScheduleManual}, Paused: true, PauseReason: "created paused", PausedBy: "user", FullResyncRequested: true}
+		Schedule: schedule.Schedule{Type: schedule.TypeManual}, Paused: true, RemovalsApproved: true, PauseReason: "created paused", PausedBy: "user", FullResyncRequested: true}
 	must(t, s.CreateActivation(ctx, a2))
 	got2, err := s.GetActivation(ctx, a2.ID)
 	must(t, err)
@@ -318,7 +326,8 @@ func testUpdate(t *testing.T, newURL func(t *testing.T) string) {
 	f.act.SegmentID, f.act.ModelID = "", f.mdl.ID
 	f.act.Mappings = []catalog.Mapping{{Column: "email", Field: "mail"}}
 	f.act.Options = map[string]any{"event_name": "order_refunded", "nested": map[string]any{"a": []any{"x"}}}
-	f.act.Schedule = catalog.Schedule{Type: catalog.ScheduleManual}
+	f.act.Schedule = schedule.Schedule{Type: schedule.TypeCron, Cron: "0 3 * * *"}
+	f.act.Guards = catalog.Guards{RejectedWarningPercent: ptr(1.0)}
 	f.act.Enabled, f.act.Service, f.act.SyncMode, f.act.RunType, f.act.Description = false, "lists", "mirror", "full", "changed"
 	must(t, s.UpdateActivation(ctx, f.act))
 	gotA, err := s.GetActivation(ctx, f.act.ID)
@@ -690,6 +699,27 @@ func testActivationRunnerFields(t *testing.T, newURL func(t *testing.T) string) 
 		t.Errorf("runner bookkeeping moved UpdatedAt from %v to %v", upd.UpdatedAt, got.UpdatedAt)
 	}
 
+	// An approval is runner state: recorded and audited, kept by UpdateActivation, consumed.
+	must(t, s.SetActivationApproval(ctx, f.act.ID, true))
+	upd.Description = "approved"
+	upd.RemovalsApproved = false
+	must(t, s.UpdateActivation(ctx, &upd))
+	got, err = s.GetActivation(ctx, f.act.ID)
+	must(t, err)
+	if !got.RemovalsApproved || !upd.RemovalsApproved {
+		t.Errorf("approval lost by UpdateActivation: stored %v, returned %v", got.RemovalsApproved, upd.RemovalsApproved)
+	}
+	audit, err = s.ListAudit(ctx, catalog.AuditFilter{ObjectID: f.act.ID, Limit: 2})
+	must(t, err)
+	if audit[1].Action != "approve" {
+		t.Errorf("approval audited as %q, want approve", audit[1].Action)
+	}
+	must(t, s.SetActivationApproval(ctx, f.act.ID, false))
+	if got, err = s.GetActivation(ctx, f.act.ID); err != nil || got.RemovalsApproved {
+		t.Errorf("approval not consumed: %v, %v", got.RemovalsApproved, err)
+	}
+	wantErr(t, "SetActivationApproval(missing)", s.SetActivationApproval(ctx, "act_missing", true), catalog.ErrNotFound, "act_missing")
+
 	// Resume clears reason and by.
 	must(t, s.SetActivationPause(ctx, f.act.ID, false, "", "user"))
 	got, err = s.GetActivation(ctx, f.act.ID)
@@ -1042,3 +1072,5 @@ func testConcurrentStores(t *testing.T, newURL func(t *testing.T) string) {
 		}
 	}
 }
+
+func ptrTime(t time.Time) *time.Time { return &t }

@@ -1,5 +1,10 @@
-// Package demodata generates the demo's e-commerce dataset in a DuckDB warehouse (customers and
-// orders, deterministic for a given seed) and the known changes applied between two runs.
+// Package demodata generates the demo's e-commerce dataset in a DuckDB warehouse (customers,
+// orders, products, order lines and web events, deterministic for a given seed) and the known
+// changes applied between two runs.
+//
+// Customers and orders come from the seed's first random stream, exactly as before products,
+// order lines and web events were added; those come from a second stream, so adding them did not
+// change a single customer or order (nor the quickstart's results).
 package demodata
 
 import (
@@ -16,8 +21,11 @@ import (
 
 // Stats counts what Seed wrote.
 type Stats struct {
-	Customers int
-	Orders    int
+	Customers  int
+	Orders     int
+	Products   int
+	OrderLines int
+	WebEvents  int
 }
 
 // Changes counts what Mutate changed.
@@ -53,18 +61,27 @@ func Seed(ctx context.Context, path string, n int, seed uint64) (Stats, error) {
 	defer w.Close()
 	db := w.DB()
 	for _, q := range []string{
+		`DROP TABLE IF EXISTS main.web_events`,
+		`DROP TABLE IF EXISTS main.order_lines`,
+		`DROP TABLE IF EXISTS main.products`,
 		`DROP TABLE IF EXISTS main.orders`,
 		`DROP TABLE IF EXISTS main.customers`,
 		`CREATE TABLE main.customers (customer_id BIGINT PRIMARY KEY, email VARCHAR NOT NULL, first_name VARCHAR, last_name VARCHAR,
 			country VARCHAR, city VARCHAR, is_subscribed BOOLEAN NOT NULL, signed_up_at TIMESTAMP NOT NULL)`,
 		`CREATE TABLE main.orders (order_id BIGINT PRIMARY KEY, customer_id BIGINT NOT NULL, ordered_at TIMESTAMP NOT NULL,
 			amount DECIMAL(10,2) NOT NULL, status VARCHAR NOT NULL)`,
+		`CREATE TABLE main.products (product_id BIGINT PRIMARY KEY, name VARCHAR NOT NULL, category VARCHAR NOT NULL,
+			price DECIMAL(10,2) NOT NULL)`,
+		`CREATE TABLE main.order_lines (line_id BIGINT PRIMARY KEY, order_id BIGINT NOT NULL, product_id BIGINT NOT NULL,
+			quantity INTEGER NOT NULL, unit_price DECIMAL(10,2) NOT NULL)`,
+		`CREATE TABLE main.web_events (event_id BIGINT PRIMARY KEY, customer_id BIGINT NOT NULL, event_type VARCHAR NOT NULL,
+			page VARCHAR, occurred_at TIMESTAMP NOT NULL)`,
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			return Stats{}, fmt.Errorf("seed: %w", err)
 		}
 	}
-	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) //nolint:gosec // G404: deterministic demo data
 	var st Stats
 	var cust, ord [][]any
 	orderID := int64(1)
@@ -82,7 +99,54 @@ func Seed(ctx context.Context, path string, n int, seed uint64) (Stats, error) {
 		return Stats{}, err
 	}
 	st.Customers, st.Orders = len(cust), len(ord)
+	prods, lines, events := catalogRows(seed, ord, n)
+	for _, t := range []struct {
+		table string
+		cols  int
+		rows  [][]any
+	}{{"main.products", 4, prods}, {"main.order_lines", 5, lines}, {"main.web_events", 5, events}} {
+		if err := insertRows(ctx, db, t.table, t.cols, t.rows); err != nil {
+			return Stats{}, err
+		}
+	}
+	st.Products, st.OrderLines, st.WebEvents = len(prods), len(lines), len(events)
 	return st, nil
+}
+
+var (
+	productCategories = []string{"shoes", "apparel", "accessories", "outdoor", "beauty"}
+	productWords      = []string{"Classic", "Trail", "Urban", "Soft", "Pro", "Light", "Everyday", "Premium"}
+	eventTypes        = []string{"page_view", "page_view", "page_view", "product_view", "add_to_cart", "checkout"}
+	pages             = []string{"/", "/new", "/sale", "/shoes", "/apparel", "/accessories", "/cart"}
+)
+
+// catalogRows generates products, order lines (1 to 4 per order, dated by their order) and web
+// events (0 to 8 per customer) from a random stream of their own.
+func catalogRows(seed uint64, orders [][]any, customers int) (prods, lines, events [][]any) {
+	r := rand.New(rand.NewPCG(seed^0x5851f42d4c957f2d, seed+0x14057b7ef767814f)) //nolint:gosec // G404: deterministic demo data
+	const nProducts = 40
+	for id := int64(1); id <= nProducts; id++ {
+		cat := productCategories[int(id)%len(productCategories)]
+		cents := 990 + r.IntN(15000)
+		prods = append(prods, []any{id, fmt.Sprintf("%s %s %d", pick(r, productWords), cat, id), cat, fmt.Sprintf("%d.%02d", cents/100, cents%100)})
+	}
+	lineID := int64(1)
+	for _, o := range orders {
+		for k := 1 + r.IntN(4); k > 0; k-- {
+			p := prods[r.IntN(nProducts)]
+			lines = append(lines, []any{lineID, o[0], p[0], 1 + r.IntN(3), p[3]})
+			lineID++
+		}
+	}
+	eventID := int64(1)
+	for c := int64(1); c <= int64(customers); c++ {
+		for k := r.IntN(9); k > 0; k-- {
+			events = append(events, []any{eventID, c, pick(r, eventTypes), pick(r, pages),
+				epoch.Add(time.Duration(r.IntN(700*24*60)) * time.Minute)})
+			eventID++
+		}
+	}
+	return prods, lines, events
 }
 
 func pick[T any](r *rand.Rand, xs []T) T { return xs[r.IntN(len(xs))] }
@@ -177,7 +241,7 @@ func Mutate(ctx context.Context, path, segmentView string) (Changes, error) {
 		return err
 	}
 	var ch Changes
-	r := rand.New(rand.NewPCG(7, 11))
+	r := rand.New(rand.NewPCG(7, 11)) //nolint:gosec // G404: deterministic demo data
 	// 10 new customers in FR, subscribed, with two large completed orders each.
 	for i := range int64(10) {
 		id := maxCust + 1 + i

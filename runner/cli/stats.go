@@ -139,7 +139,10 @@ type statsJSON struct {
 
 func cmdStats(ctx context.Context, e *env, _ *flag.FlagSet, pos []string) error {
 	if len(pos) != 1 {
-		return usagef("stats takes one segment, as <workspace>/<segment>")
+		return usagef("stats takes one segment, as <workspace>/<segment>, or a workspace")
+	}
+	if !strings.Contains(pos[0], "/") {
+		return e.workspaceStats(ctx, pos[0])
 	}
 	return e.withSegments(ctx, pos, func(w warehouse.Warehouse, ts []*statsTarget) error {
 		t := ts[0]
@@ -190,9 +193,18 @@ func cmdBreakdown(ctx context.Context, e *env, _ *flag.FlagSet, pos []string) er
 			cols[c.Name] = true
 			names = append(names, c.Name)
 		}
+		categorical := map[string]bool{}
+		for _, f := range t.model.Fields {
+			categorical[f.Column] = f.Categorical
+		}
 		for _, f := range fields {
 			if len(cols) > 0 && !cols[f] {
 				return usagef("field %q is not a column of model %s; its columns: %s", f, t.model.Name, strings.Join(names, ", "))
+			}
+			// As in dinmo_segment_breakdown: once a model declares fields, only categorical
+			// ones break a segment down (one row per value).
+			if len(t.model.Fields) > 0 && !categorical[f] {
+				return usagef("field %q of model %s is not categorical; mark it categorical in the model's fields", f, t.model.Name)
 			}
 		}
 		rows, err := stats.Breakdown(ctx, w.DB(), w.Dialect(), t.relation(), fields, -1)
@@ -285,4 +297,118 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// workspaceJSON is the --json output of stats for a workspace.
+type workspaceJSON struct {
+	Models   []modelCheckJSON `json:"models"`
+	Segments []statsJSON      `json:"segments"`
+}
+
+type modelCheckJSON struct {
+	Model             string  `json:"model"`
+	Rows              int64   `json:"rows"`
+	Invalid           int64   `json:"invalid_keys"`
+	DuplicateKeyShare float64 `json:"duplicate_key_share"`
+}
+
+// workspaceStats re-checks the primary key of every model of a workspace (recording the share
+// in the catalog and in dinmo_stats.model_key_checks) and computes the size of every segment
+// (recorded in dinmo_stats.segment_sizes): what a daily cron job runs.
+func (e *env) workspaceStats(ctx context.Context, wsName string) error {
+	st, err := e.openCatalog(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ws, err := findWorkspace(ctx, st, wsName)
+	if err != nil {
+		return err
+	}
+	models, err := st.ListModels(ctx, ws.ID)
+	if err != nil {
+		return err
+	}
+	segs, err := st.ListSegments(ctx, ws.ID)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	var out workspaceJSON
+	whs := map[string]warehouse.Warehouse{}
+	defer func() {
+		for _, w := range whs {
+			_ = w.Close()
+		}
+	}()
+	open := func(sourceID string) (warehouse.Warehouse, error) {
+		if w, ok := whs[sourceID]; ok {
+			return w, nil
+		}
+		src, err := st.GetSource(ctx, sourceID)
+		if err != nil {
+			return nil, err
+		}
+		w, err := e.openSourceWarehouse(ctx, src)
+		if err != nil {
+			return nil, err
+		}
+		whs[sourceID] = w
+		return w, nil
+	}
+	byID := map[string]*catalog.Model{}
+	for i := range models {
+		m := &models[i]
+		byID[m.ID] = m
+		w, err := open(m.SourceID)
+		if err != nil {
+			return err
+		}
+		kc, err := stats.DuplicateKeys(ctx, w.DB(), w.Dialect(), viewRelation(m.ViewName), m.PrimaryKey)
+		if err != nil {
+			return fmt.Errorf("model %s/%s: %w", ws.Name, m.Name, err)
+		}
+		if err := stats.RecordKeyCheck(ctx, w.DB(), w.Dialect(), m.ID, kc, now); err != nil {
+			return fmt.Errorf("model %s/%s: %w", ws.Name, m.Name, err)
+		}
+		at := now.UTC().Truncate(time.Microsecond)
+		m.DuplicateKeyShare, m.DuplicateKeyCheckedAt = kc.Share, &at
+		if err := st.UpdateModel(catalog.WithActor(ctx, "dinmo-runner"), m); err != nil {
+			return fmt.Errorf("model %s/%s: %w", ws.Name, m.Name, err)
+		}
+		out.Models = append(out.Models, modelCheckJSON{Model: ws.Name + "/" + m.Name, Rows: kc.Rows, Invalid: kc.Invalid, DuplicateKeyShare: kc.Share})
+	}
+	for i := range segs {
+		sg := &segs[i]
+		m, ok := byID[sg.ModelID]
+		if !ok {
+			continue
+		}
+		w, err := open(m.SourceID)
+		if err != nil {
+			return err
+		}
+		s, err := stats.SegmentSize(ctx, w.DB(), w.Dialect(), viewRelation(sg.ViewName), viewRelation(m.ViewName), now)
+		if err != nil {
+			return fmt.Errorf("segment %s/%s: %w", ws.Name, sg.Name, err)
+		}
+		if err := stats.Record(ctx, w.DB(), w.Dialect(), sg.ID, s); err != nil {
+			return fmt.Errorf("segment %s/%s: %w", ws.Name, sg.Name, err)
+		}
+		out.Segments = append(out.Segments, statsJSON{Segment: ws.Name + "/" + sg.Name, Size: s.Size, ParentSize: s.ParentSize, Share: s.Share, ComputedAt: s.ComputedAt})
+	}
+	if e.opts.json {
+		return writeJSON(e.stdout, out)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODEL\tROWS\tINVALID KEYS\tDUPLICATE SHARE")
+	for _, m := range out.Models {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", m.Model, m.Rows, m.Invalid, pct(m.DuplicateKeyShare*100))
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "SEGMENT\tSIZE\tPARENT SIZE\tSHARE")
+	for _, s := range out.Segments {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", s.Segment, s.Size, s.ParentSize, pct(s.Share*100))
+	}
+	return tw.Flush()
 }

@@ -30,7 +30,8 @@ func statsFixture(t *testing.T) *cliFixture {
 	m := &catalog.Model{WorkspaceID: ws.ID, SourceID: src.ID, Name: "people", Type: catalog.ModelUsers, Table: "src.people",
 		PrimaryKey: "id", ViewName: "model_people", Columns: []catalog.Column{
 			{Name: "id", Type: "INTEGER", Category: "integer"}, {Name: "country", Type: "VARCHAR", Category: "string"},
-			{Name: "vip", Type: "BOOLEAN", Category: "boolean"}}}
+			{Name: "vip", Type: "BOOLEAN", Category: "boolean"}},
+		Fields: []catalog.Field{{Column: "country", Categorical: true}, {Column: "vip", Categorical: true}, {Column: "id"}}}
 	must(t, f.store.CreateModel(f.ctx, m))
 	for _, name := range []string{"fr", "vip2"} {
 		must(t, f.store.CreateSegment(f.ctx, &catalog.Segment{WorkspaceID: ws.ID, ModelID: m.ID, Name: name,
@@ -119,6 +120,58 @@ func TestCLIStats(t *testing.T) {
 	}
 }
 
+// TestCLIWorkspaceStats checks stats of a whole workspace: every model's key check (recorded in
+// the catalog and dinmo_stats) and every segment's size.
+func TestCLIWorkspaceStats(t *testing.T) {
+	f := statsFixture(t)
+	f.withWarehouse(func(w warehouse.Warehouse) {
+		f.exec(w, "INSERT INTO src.people VALUES (10, 'FR', FALSE)") // one repeated key in 11 rows
+	})
+	code, out, errOut := f.cli("stats", "shop", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var res struct {
+		Models []struct {
+			Model   string `json:"model"`
+			Rows    int64  `json:"rows"`
+			Invalid int64  `json:"invalid_keys"`
+		} `json:"models"`
+		Segments []struct {
+			Segment string `json:"segment"`
+			Size    int64  `json:"size"`
+		} `json:"segments"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	got := map[string]int64{}
+	for _, m := range res.Models {
+		got[m.Model] = m.Invalid
+	}
+	for _, s := range res.Segments {
+		got[s.Segment] = s.Size
+	}
+	want := map[string]int64{"shop/customers": 0, "shop/people": 1, "shop/vip": 3, "shop/fr": 6, "shop/vip2": 4}
+	if len(got) != len(want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: got %d, want %d", k, got[k], v)
+		}
+	}
+	m, err := f.store.GetModelByName(f.ctx, mustWS(t, f).ID, "people")
+	must(t, err)
+	if m.DuplicateKeyCheckedAt == nil || m.DuplicateKeyShare != 1.0/11 {
+		t.Errorf("catalog: share %v checked at %v", m.DuplicateKeyShare, m.DuplicateKeyCheckedAt)
+	}
+	code, out, _ = f.cli("stats", "shop")
+	if code != 0 || !strings.Contains(squash(out), "shop/people 11 1 9.1%") || !strings.Contains(squash(out), "shop/fr 6 11 54.5%") {
+		t.Errorf("table:\n%s", out)
+	}
+}
+
 func TestCLIStatsErrors(t *testing.T) {
 	f := statsFixture(t)
 	for _, tc := range []struct {
@@ -128,11 +181,13 @@ func TestCLIStatsErrors(t *testing.T) {
 	}{
 		{[]string{"stats"}, 2, "one segment"},
 		{[]string{"stats", "shop/nope"}, 1, "known segments in shop: fr, vip, vip2"},
-		{[]string{"stats", "nope"}, 2, "<workspace>/<segment>"},
+		{[]string{"stats", "nope"}, 1, "workspace nope not found"},
+		{[]string{"stats", "shop/a/b"}, 2, "<workspace>/<segment>"},
 		{[]string{"breakdown", "shop/fr"}, 2, "--by"},
 		{[]string{"breakdown", "shop/fr", "--by", "nope"}, 2, `field "nope" is not a column of model people`},
 		{[]string{"overlap", "shop/fr"}, 2, "two or more"},
 		{[]string{"overlap", "shop/fr", "shop/vip"}, 2, "different models"},
+		{[]string{"breakdown", "shop/fr", "--by", "id"}, 2, `field "id" of model people is not categorical`},
 	} {
 		code, _, errOut := f.cli(tc.args...)
 		if code != tc.code || !strings.Contains(errOut, tc.want) {

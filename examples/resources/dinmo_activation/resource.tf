@@ -16,7 +16,16 @@ resource "dinmo_activation" "loyal_to_crm" {
     type  = "interval"
     every = "1h"
   }
+  # Safety thresholds, checked before anything is sent. A blocked run waits for
+  # `dinmo-runner approve marketing/loyal-to-crm`.
+  guards = {
+    max_removal_percent            = 20  # stop a run removing more than 20% of the records...
+    min_snapshot_for_removal_guard = 100 # ...once at least 100 were synced
+    block_empty_result             = true
+    rejected_warning_percent       = 5
+  }
   enabled = true
+  # paused = true # the user's pause switch; automatic pauses show in paused_by and pause_reason
 }
 
 # A Meta Ads custom audience: service_options are the service's own settings (here the
@@ -36,8 +45,14 @@ resource "dinmo_activation" "loyal_to_meta" {
     audience_name        = "Loyal subscribers"
     customer_file_source = "USER_PROVIDED_ONLY"
   }
+  # Mondays and Wednesdays at 09:00 UTC, weekends at 20:00 UTC. Also available: an anchored
+  # interval ({ type = "interval", every = "6h", at = "01:30" }) and, when the workspace sets
+  # cron_enabled, { type = "cron", cron = "0 3 * * mon-fri" } (UTC).
   schedule = {
-    type  = "interval"
-    every = "1d"
+    type = "recurrence"
+    rules = [
+      { days = ["mon", "wed"], times = ["09:00"] },
+      { days = ["sat", "sun"], times = ["20:00"] },
+    ]
   }
 }
