@@ -54,7 +54,7 @@ type WorkspaceSettings struct {
 	// AlertEmails and AlertSlackWebhookRef configure alerts (a later issue sends them).
 	AlertEmails []string `json:"alert_emails,omitempty"`
 	// Alerts is the workspace's alert configuration, as JSON in the format of package
-	// runner/alert (alert.Settings), which owns it: Slack webhook and SMTP settings whose
+	// package alert (alert.Settings), which owns it: Slack webhook and SMTP settings whose
 	// secrets are sealed values or env:/file: references. Nil when alerts are off.
 	Alerts json.RawMessage `json:"alerts,omitempty"`
 }

@@ -8,10 +8,6 @@ import (
 	"time"
 )
 
-// minInterval is the shortest interval schedule: shorter ones would have runs pile up behind
-// each other on any real segment.
-const minInterval = time.Minute
-
 var dayPrefix = regexp.MustCompile(`^(\d+)d(.*)$`)
 
 // parseEvery parses an interval schedule's duration: Go duration syntax ("15m", "1h30m") plus a

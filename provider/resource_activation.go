@@ -18,7 +18,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -29,6 +30,7 @@ import (
 	"dinmo/connectors/warehouse/deltasql"
 	"dinmo/provider/internal/diagnostics"
 	"dinmo/provider/internal/fields"
+	"dinmo/schedule"
 )
 
 var (
@@ -56,8 +58,6 @@ type activationResource struct {
 func (r *activationResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_activation"
 }
-
-var scheduleAttrTypes = map[string]attr.Type{"type": types.StringType, "every": types.StringType}
 
 func (r *activationResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
@@ -121,30 +121,22 @@ func (r *activationResource) Schema(_ context.Context, _ resource.SchemaRequest,
 				Optional:    true,
 				Validators:  []validator.Map{mapvalidator.SizeAtLeast(1)},
 			},
-			"schedule": schema.SingleNestedAttribute{
-				MarkdownDescription: "When the runner starts the activation by itself. Defaults to `{ type = \"manual\" }` (only on demand).",
-				Optional:            true, Computed: true,
-				Default: objectdefault.StaticValue(types.ObjectValueMust(scheduleAttrTypes, map[string]attr.Value{
-					"type": types.StringValue(catalog.ScheduleManual), "every": types.StringNull(),
-				})),
-				Attributes: map[string]schema.Attribute{
-					"type": schema.StringAttribute{
-						MarkdownDescription: "`manual` (run only on demand) or `interval` (every `every`). Defaults to `manual`.",
-						Optional:            true, Computed: true, Default: stringdefault.StaticString(catalog.ScheduleManual),
-						Validators: []validator.String{stringvalidator.OneOf(catalog.ScheduleManual, catalog.ScheduleInterval)},
-					},
-					"every": schema.StringAttribute{
-						MarkdownDescription: "Interval between runs for `interval` schedules, at least one minute: a number and a unit, such as `15m`, `1h`, `1h30m` or `1d`.",
-						Optional:            true,
-					},
-				},
-			},
+			"schedule": scheduleSchema(),
+			"guards":   guardsSchema(),
 			"enabled": schema.BoolAttribute{
 				MarkdownDescription: "Whether the runner schedules the activation. Defaults to `true`.",
 				Optional:            true, Computed: true, Default: booldefault.StaticBool(true),
 			},
 			"paused": schema.BoolAttribute{
-				MarkdownDescription: "Whether the runner paused the activation (automatically, after a broken dependency or refused credentials, or by an operator). Read from the catalog.",
+				MarkdownDescription: "The user's pause switch. `true` pauses the activation (the runner skips it until resumed); `false` resumes a pause " +
+					"made by a user (here or with `dinmo-runner pause`). Left unset, it shows whether a user paused the activation and Terraform does not " +
+					"change it. An **automatic** pause by the runner (a broken source, model, segment or destination) does not show here: it shows in " +
+					"`paused_by = \"auto\"` and `pause_reason`, and the runner resumes it itself once its checks pass.",
+				Optional: true, Computed: true,
+				PlanModifiers: []planmodifier.Bool{boolplanmodifier.UseStateForUnknown()},
+			},
+			"paused_by": schema.StringAttribute{
+				MarkdownDescription: "Who paused the activation: `user` or `auto` (the runner, after a broken dependency); empty when it is not paused. Read from the catalog.",
 				Computed:            true,
 			},
 			"pause_reason": schema.StringAttribute{
@@ -175,53 +167,8 @@ func (r *activationResource) ValidateConfig(ctx context.Context, req resource.Va
 			}
 		}
 	}
-	if cfg.Schedule.IsNull() || cfg.Schedule.IsUnknown() {
-		return
-	}
-	a := cfg.Schedule.Attributes()
-	typ, _ := a["type"].(types.String)
-	every, _ := a["every"].(types.String)
-	if typ.IsUnknown() || every.IsUnknown() {
-		return
-	}
-	kind := typ.ValueString()
-	if typ.IsNull() {
-		kind = catalog.ScheduleManual
-	}
-	_, d := scheduleFrom(kind, every)
-	resp.Diagnostics.Append(d...)
-}
-
-// scheduleFrom validates and builds a schedule.
-func scheduleFrom(kind string, every types.String) (catalog.Schedule, diag.Diagnostics) {
-	var d diag.Diagnostics
-	everyPath := path.Root("schedule").AtName("every")
-	switch kind {
-	case catalog.ScheduleInterval:
-		if every.IsNull() || every.ValueString() == "" {
-			diagnostics.AddAttributeError(&d, everyPath, "Missing Schedule Interval",
-				"An interval schedule needs schedule.every.", "Set it, for example every = \"1h\" (at least 1m).", nil)
-			return catalog.Schedule{}, d
-		}
-		dur, err := parseEvery(every.ValueString())
-		if err != nil {
-			diagnostics.AddAttributeError(&d, everyPath, "Invalid Schedule Interval", "schedule.every cannot be read as a duration.",
-				"Write a number and a unit: 15m, 1h, 1h30m, 1d.", err)
-			return catalog.Schedule{}, d
-		}
-		if dur < minInterval {
-			diagnostics.AddAttributeError(&d, everyPath, "Schedule Interval Too Short",
-				fmt.Sprintf("schedule.every is %s; the shortest interval is %s.", formatEvery(dur), formatEvery(minInterval)), "Use 1m or more.", nil)
-			return catalog.Schedule{}, d
-		}
-		return catalog.Schedule{Type: catalog.ScheduleInterval, Every: dur}, d
-	default:
-		if !every.IsNull() && every.ValueString() != "" {
-			diagnostics.AddAttributeError(&d, everyPath, "Interval On A Manual Schedule",
-				"schedule.every is only used by interval schedules.", "Set type = \"interval\", or remove every.", nil)
-			return catalog.Schedule{}, d
-		}
-		return catalog.Schedule{Type: catalog.ScheduleManual}, d
+	if sched, known := scheduleFromObject(cfg.Schedule); known {
+		addScheduleProblems(&resp.Diagnostics, schedule.Validate(sched, true), false)
 	}
 }
 
@@ -247,6 +194,18 @@ func (r *activationResource) ModifyPlan(ctx context.Context, req resource.Modify
 func (r *activationResource) validateRefs(ctx context.Context, p activationModel, planning bool, d *diag.Diagnostics) (options map[string]any) {
 	ws := p.WorkspaceID.ValueString()
 	mappings, mappingsKnown := stringMap(p.Mappings)
+
+	// A cron schedule needs the workspace's permission.
+	if sched, known := scheduleFromObject(p.Schedule); known && sched.Type == schedule.TypeCron && !p.WorkspaceID.IsUnknown() {
+		w, err := r.data.Store.GetWorkspace(ctx, ws)
+		switch {
+		case errors.Is(err, catalog.ErrNotFound) && planning:
+		case err != nil:
+			addStoreError(d, "Invalid Activation", catalog.KindWorkspace, ws, err)
+		default:
+			addScheduleProblems(d, schedule.ValidateFor(sched, w.Name, w.Settings.CronEnabled), true)
+		}
+	}
 
 	// Destination, service, sync mode, run type, fields.
 	if !p.DestinationID.IsUnknown() {
@@ -506,18 +465,26 @@ func (r *activationResource) Create(ctx context.Context, req resource.CreateRequ
 		addStoreError(&resp.Diagnostics, summary, catalog.KindActivation, a.Name, err)
 		return
 	}
+	if err := r.applyPause(ctx, a, plan.Paused); err != nil {
+		addStoreError(&resp.Diagnostics, summary, catalog.KindActivation, a.Name, err)
+		return
+	}
 	tflog.Info(ctx, "created activation", map[string]any{"activation_id": a.ID, "service": a.Service, "sync_mode": a.SyncMode, "scheduled": a.NextRunAt != nil})
 	plan.fromCatalog(a)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
 // nextRun is when the runner should start an activation whose schedule or switch was just set:
-// now for an enabled interval schedule (so the runner picks it up), never otherwise.
-func nextRun(s catalog.Schedule, enabled bool, now time.Time) *time.Time {
-	if !enabled || s.Type != catalog.ScheduleInterval {
+// the schedule's first due time (now for an unanchored interval, the next occurrence for the
+// other types), never for a manual schedule or a disabled activation.
+func nextRun(s schedule.Schedule, enabled bool, now time.Time) *time.Time {
+	if !enabled {
 		return nil
 	}
-	t := now.UTC()
+	t, ok := s.FirstDue(now)
+	if !ok {
+		return nil
+	}
 	return &t
 }
 
@@ -569,7 +536,7 @@ func (r *activationResource) Update(ctx context.Context, req resource.UpdateRequ
 		addStoreError(&resp.Diagnostics, summary, catalog.KindActivation, a.Name, err)
 		return
 	}
-	if a.Schedule != prevSchedule || a.Enabled != prevEnabled {
+	if !a.Schedule.Equal(prevSchedule) || a.Enabled != prevEnabled {
 		next := nextRun(a.Schedule, a.Enabled, time.Now())
 		if err := r.data.Store.SetActivationSchedule(r.data.ctx(ctx), a.ID, next, a.FullResyncRequested); err != nil {
 			addStoreError(&resp.Diagnostics, summary, catalog.KindActivation, a.Name, err)
@@ -577,9 +544,48 @@ func (r *activationResource) Update(ctx context.Context, req resource.UpdateRequ
 		}
 		a.NextRunAt = next
 	}
+	if err := r.applyPause(ctx, a, plan.Paused); err != nil {
+		addStoreError(&resp.Diagnostics, summary, catalog.KindActivation, a.Name, err)
+		return
+	}
 	tflog.Info(ctx, "updated activation", map[string]any{"activation_id": a.ID, "full_resync_requested": a.FullResyncRequested, "scheduled": a.NextRunAt != nil})
 	plan.fromCatalog(a)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// Pause owners (catalog.Activation.PausedBy), as the runner writes them.
+const (
+	pausedByUser = "user"
+	pausedByAuto = "auto"
+)
+
+// terraformPauseReason is the reason stored when paused = true pauses an activation.
+const terraformPauseReason = "paused in Terraform (paused = true)"
+
+// userPaused reports whether a user (Terraform or dinmo-runner pause) paused the activation:
+// the value of the paused attribute. An automatic pause is the runner's and shows in
+// paused_by and pause_reason only, so it never makes a plan differ from the configuration.
+func userPaused(a *catalog.Activation) bool { return a.Paused && a.PausedBy != pausedByAuto }
+
+// applyPause makes the user pause match the planned paused value (unknown: leave it): true
+// pauses by the user (taking over an automatic pause, which the runner would otherwise
+// resume), false resumes a user pause and leaves an automatic one alone. a is updated.
+func (r *activationResource) applyPause(ctx context.Context, a *catalog.Activation, want types.Bool) error {
+	if want.IsNull() || want.IsUnknown() || want.ValueBool() == userPaused(a) {
+		return nil
+	}
+	if want.ValueBool() {
+		if err := r.data.Store.SetActivationPause(r.data.ctx(ctx), a.ID, true, terraformPauseReason, pausedByUser); err != nil {
+			return err
+		}
+		a.Paused, a.PausedBy, a.PauseReason = true, pausedByUser, terraformPauseReason
+		return nil
+	}
+	if err := r.data.Store.SetActivationPause(r.data.ctx(ctx), a.ID, false, "", pausedByUser); err != nil {
+		return err
+	}
+	a.Paused, a.PausedBy, a.PauseReason = false, "", ""
+	return nil
 }
 
 // needsFullResync tells whether a change invalidates the stored snapshot: another source of
@@ -685,8 +691,10 @@ type activationModel struct {
 	Mappings       types.Map    `tfsdk:"mappings"`
 	ServiceOptions types.Map    `tfsdk:"service_options"`
 	Schedule       types.Object `tfsdk:"schedule"`
+	Guards         types.Object `tfsdk:"guards"`
 	Enabled        types.Bool   `tfsdk:"enabled"`
 	Paused         types.Bool   `tfsdk:"paused"`
+	PausedBy       types.String `tfsdk:"paused_by"`
 	PauseReason    types.String `tfsdk:"pause_reason"`
 }
 
@@ -707,24 +715,16 @@ func (p *activationModel) toCatalog(a *catalog.Activation) diag.Diagnostics {
 	for _, field := range sortedKeys(mappings) {
 		a.Mappings = append(a.Mappings, catalog.Mapping{Field: field, Column: mappings[field]})
 	}
-	kind := catalog.ScheduleManual
-	every := types.StringNull()
-	if !p.Schedule.IsNull() && !p.Schedule.IsUnknown() {
-		attrs := p.Schedule.Attributes()
-		if t, ok := attrs["type"].(types.String); ok && !t.IsNull() {
-			kind = t.ValueString()
-		}
-		if e, ok := attrs["every"].(types.String); ok {
-			every = e
-		}
-	}
-	s, d := scheduleFrom(kind, every)
-	a.Schedule = s
+	sched, _ := scheduleFromObject(p.Schedule)
+	var d diag.Diagnostics
+	addScheduleProblems(&d, schedule.Validate(sched, true), false)
+	a.Schedule = sched
+	a.Guards = guardsFromObject(p.Guards)
 	return d
 }
 
 // fromCatalog sets every attribute from the catalog's activation. An interval written by the
-// user is kept as written when it denotes the stored duration ("60m" stays "60m"), and so is a
+// user is kept as written when it denotes the stored period (see scheduleValue), and so is a
 // service option value that denotes the stored one ("TRUE" stays "TRUE").
 func (p *activationModel) fromCatalog(a *catalog.Activation) {
 	p.ID = types.StringValue(a.ID)
@@ -738,7 +738,8 @@ func (p *activationModel) fromCatalog(a *catalog.Activation) {
 	p.SyncMode = types.StringValue(a.SyncMode)
 	p.RunType = types.StringValue(a.RunType)
 	p.Enabled = types.BoolValue(a.Enabled)
-	p.Paused = types.BoolValue(a.Paused)
+	p.Paused = types.BoolValue(userPaused(a))
+	p.PausedBy = types.StringValue(a.PausedBy)
 	p.PauseReason = types.StringValue(a.PauseReason)
 	if len(a.Mappings) == 0 {
 		p.Mappings = types.MapNull(types.StringType)
@@ -750,22 +751,8 @@ func (p *activationModel) fromCatalog(a *catalog.Activation) {
 		p.Mappings = types.MapValueMust(types.StringType, elems)
 	}
 	p.ServiceOptions = optionsValue(a.Options, p.ServiceOptions)
-	every := types.StringNull()
-	if a.Schedule.Type == catalog.ScheduleInterval {
-		every = types.StringValue(formatEvery(a.Schedule.Every))
-		if !p.Schedule.IsNull() && !p.Schedule.IsUnknown() {
-			if prev, ok := p.Schedule.Attributes()["every"].(types.String); ok && !prev.IsNull() && !prev.IsUnknown() {
-				if d, err := parseEvery(prev.ValueString()); err == nil && d == a.Schedule.Every {
-					every = prev
-				}
-			}
-		}
-	}
-	kind := a.Schedule.Type
-	if kind == "" {
-		kind = catalog.ScheduleManual
-	}
-	p.Schedule = types.ObjectValueMust(scheduleAttrTypes, map[string]attr.Value{"type": types.StringValue(kind), "every": every})
+	p.Schedule = scheduleValue(a.Schedule, p.Schedule)
+	p.Guards = guardsValue(a.Guards)
 }
 
 // optionsValue is the service_options value of stored options: null when there are none,

@@ -1,13 +1,13 @@
 package provider
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -19,6 +19,7 @@ import (
 	"dinmo/catalog"
 	"dinmo/connectors/warehouse"
 	"dinmo/connectors/warehouse/deltasql"
+	"dinmo/schedule"
 )
 
 // stack is a configuration with one resource of every type, chained the way users chain them:
@@ -198,7 +199,7 @@ func runStack(t *testing.T, e *env, first, second stack, firstCols, secondCols i
 							return fmt.Errorf("a new enabled interval activation must be due now without a pending resync: %+v", a)
 						}
 						nextRunAfterCreate = *a.NextRunAt
-						if a.Schedule.Every != 15*time.Minute || len(a.Mappings) != 2 {
+						if a.Schedule.Every != "15m" || len(a.Mappings) != 2 {
 							return fmt.Errorf("catalog activation: %+v", a)
 						}
 						return nil
@@ -232,6 +233,7 @@ func runStack(t *testing.T, e *env, first, second stack, firstCols, secondCols i
 					statecheck.ExpectKnownValue("dinmo_segment.fr_adults", tfjsonpath.New("match"), knownvalue.StringExact("any")),
 					statecheck.ExpectKnownValue("dinmo_activation.sync", tfjsonpath.New("schedule"), knownvalue.ObjectExact(map[string]knownvalue.Check{
 						"type": knownvalue.StringExact("interval"), "every": knownvalue.StringExact("1h"),
+						"at": knownvalue.Null(), "rules": knownvalue.Null(), "cron": knownvalue.Null(),
 					})),
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
@@ -245,7 +247,7 @@ func runStack(t *testing.T, e *env, first, second stack, firstCols, secondCols i
 						if !a.FullResyncRequested {
 							return fmt.Errorf("changing the mappings must request a full resync")
 						}
-						if a.Schedule.Every != time.Hour || a.NextRunAt == nil || !a.NextRunAt.After(nextRunAfterCreate) {
+						if a.Schedule.Every != "1h" || a.NextRunAt == nil || !a.NextRunAt.After(nextRunAfterCreate) {
 							return fmt.Errorf("a schedule change must recompute the next run: %+v", a)
 						}
 						m, err := e.store.GetModelByName(e.ctx, a.WorkspaceID, "customers")
@@ -335,16 +337,26 @@ resource "dinmo_activation" "a" {
 			plan("service = \"records\"\n  sync_mode = \"upsert\"\n  mappings = { email = \"e_mail\" }",
 				"Unknown Model Column", `mapped to column "e_mail"`, "id, email, country"),
 			plan("service = \"records\"\n  sync_mode = \"upsert\"\n  mappings = { _dinmo_key = \"email\" }", "Reserved Field Name"),
-			plan(ok+"\n  schedule = { type = \"interval\", every = \"30s\" }", "Schedule Interval Too Short"),
-			plan(ok+"\n  schedule = { type = \"interval\" }", "Missing Schedule Interval"),
-			plan(ok+"\n  schedule = { type = \"interval\", every = \"soon\" }", "Invalid Schedule Interval"),
-			plan(ok+"\n  schedule = { every = \"1h\" }", "Interval On A Manual Schedule"),
+			plan(ok+"\n  schedule = { type = \"interval\", every = \"30s\" }", "Invalid Schedule", "shorter than the minimum of 1m"),
+			plan(ok+"\n  schedule = { type = \"interval\" }", "Invalid Schedule", "schedule.every: missing"),
+			plan(ok+"\n  schedule = { type = \"interval\", every = \"soon\" }", "Invalid Schedule", `"soon" is not a duration`),
+			plan(ok+"\n  schedule = { every = \"1h\" }", "Invalid Schedule", "manual schedules do not take every"),
+			plan(ok+"\n  schedule = { type = \"interval\", every = \"7h\", at = \"01:00\" }", "Invalid Schedule", "must divide a day"),
+			plan(ok+"\n  schedule = { type = \"recurrence\", rules = [{ days = [\"mon\"], times = [\"09:00\"] }, { days = [\"funday\"], times = [\"25:00\"] }] }",
+				"schedule.rules[1].days[0]", `"funday" is not a day of the week`, "schedule.rules[1].times[0]"),
+			plan(ok+"\n  schedule = { type = \"cron\", cron = \"*/15 * * *\" }", "Invalid Schedule", "schedule.cron"),
+			plan(ok+"\n  guards = { max_removal_percent = 150 }", "guards.max_removal_percent", "between 0.000000 and 100.000000"),
 			plan(ok+"\n  segment_id = \"seg_x\"", "Invalid Attribute Combination"),
 			{
 				Config: activation(ok + "\n  run_type = \"full\""),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue("dinmo_activation.a", tfjsonpath.New("schedule"), knownvalue.ObjectExact(map[string]knownvalue.Check{
 						"type": knownvalue.StringExact("manual"), "every": knownvalue.Null(),
+						"at": knownvalue.Null(), "rules": knownvalue.Null(), "cron": knownvalue.Null(),
+					})),
+					statecheck.ExpectKnownValue("dinmo_activation.a", tfjsonpath.New("guards"), knownvalue.ObjectExact(map[string]knownvalue.Check{
+						"max_removal_percent": knownvalue.Float64Exact(50), "min_snapshot_for_removal_guard": knownvalue.Int64Exact(100),
+						"block_empty_result": knownvalue.Bool(true), "rejected_warning_percent": knownvalue.Float64Exact(5),
 					})),
 					statecheck.ExpectKnownValue("dinmo_activation.a", tfjsonpath.New("segment_id"), knownvalue.Null()),
 				},
@@ -377,7 +389,7 @@ resource "dinmo_activation" "a" {
 					if err != nil {
 						return err
 					}
-					if a.NextRunAt == nil || a.Schedule.Every != 24*time.Hour || a.FullResyncRequested {
+					if a.NextRunAt == nil || a.Schedule.Every != "1d" || a.FullResyncRequested {
 						return fmt.Errorf("want a due daily activation without a resync request: %+v", a)
 					}
 					return nil
@@ -417,47 +429,228 @@ func TestActivationScheduleRoundTrip(t *testing.T) {
 		v, _ := m.Schedule.Attributes()["every"].(types.String)
 		return v.ValueString()
 	}
-	a := &catalog.Activation{Schedule: catalog.Schedule{Type: catalog.ScheduleInterval, Every: time.Hour}}
+	// A catalog row written before package schedule: a numeric interval in nanoseconds.
+	var a catalog.Activation
+	if err := json.Unmarshal([]byte(`{"type":"interval","every":3600000000000}`), &a.Schedule); err != nil {
+		t.Fatal(err)
+	}
 
-	// As written by the user when it denotes the stored duration...
-	m := activationModel{Schedule: types.ObjectValueMust(scheduleAttrTypes, map[string]attr.Value{
-		"type": types.StringValue("interval"), "every": types.StringValue("60m"),
-	})}
-	m.fromCatalog(a)
+	// As written by the user when it denotes the stored period...
+	written := scheduleValue(schedule.Schedule{Type: "interval", Every: "60m"}, types.ObjectNull(scheduleAttrTypes))
+	m := activationModel{Schedule: written}
+	m.fromCatalog(&a)
 	if every(m) != "60m" {
 		t.Errorf("every = %q, want the user's spelling 60m", every(m))
 	}
 	// ...in the canonical form otherwise (import, or changed outside Terraform).
 	m = activationModel{Schedule: types.ObjectNull(scheduleAttrTypes)}
-	m.fromCatalog(a)
+	m.fromCatalog(&a)
 	if every(m) != "1h" {
 		t.Errorf("every = %q, want 1h", every(m))
 	}
 	if !m.Mappings.IsNull() || !m.SegmentID.IsNull() {
 		t.Errorf("empty mappings and segment must be null: %v %v", m.Mappings, m.SegmentID)
 	}
-
 	var back catalog.Activation
 	if d := m.toCatalog(&back); d.HasError() {
 		t.Fatal(d)
 	}
-	if back.Schedule != a.Schedule {
+	if !back.Schedule.Equal(a.Schedule) {
 		t.Errorf("toCatalog schedule = %+v, want %+v", back.Schedule, a.Schedule)
+	}
+
+	// Recurrence and cron round-trip field by field; guards default when unset.
+	for _, s := range []schedule.Schedule{
+		{Type: schedule.TypeRecurrence, Rules: []schedule.Rule{{Days: []string{"mon", "wed"}, Times: []string{"09:00"}}, {Days: []string{"sat"}, Times: []string{"20:00", "21:30"}}}},
+		{Type: schedule.TypeCron, Cron: "0 3 * * *"},
+		{Type: schedule.TypeInterval, Every: "6h", At: "01:30"},
+	} {
+		m := activationModel{}
+		m.fromCatalog(&catalog.Activation{Schedule: s})
+		var back catalog.Activation
+		if d := m.toCatalog(&back); d.HasError() {
+			t.Fatal(d)
+		}
+		if !back.Schedule.Equal(s) {
+			t.Errorf("round trip of %+v gave %+v", s, back.Schedule)
+		}
+		if v := back.Guards.Values(); v.MaxRemovalPercent != 50 || v.MinSnapshotForRemovalGuard != 100 || !v.BlockEmptyResult || v.RejectedWarningPercent != 5 {
+			t.Errorf("default guards = %+v", v)
+		}
 	}
 }
 
 func TestNextRun(t *testing.T) {
 	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.FixedZone("CET", 3600))
-	interval := catalog.Schedule{Type: catalog.ScheduleInterval, Every: time.Hour}
+	interval := schedule.Schedule{Type: schedule.TypeInterval, Every: "1h"}
 	if got := nextRun(interval, true, now); got == nil || !got.Equal(now) || got.Location() != time.UTC {
 		t.Errorf("enabled interval: got %v, want now in UTC", got)
 	}
 	if got := nextRun(interval, false, now); got != nil {
 		t.Errorf("disabled: got %v, want nil", got)
 	}
-	if got := nextRun(catalog.Schedule{Type: catalog.ScheduleManual}, true, now); got != nil {
+	if got := nextRun(schedule.Schedule{Type: schedule.TypeManual}, true, now); got != nil {
 		t.Errorf("manual: got %v, want nil", got)
 	}
+	rec := schedule.Schedule{Type: schedule.TypeRecurrence, Rules: []schedule.Rule{{Days: []string{"mon"}, Times: []string{"09:00"}}}}
+	if got, want := nextRun(rec, true, now), time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC); got == nil || !got.Equal(want) {
+		t.Errorf("recurrence: got %v, want %v", got, want)
+	}
+}
+
+// TestAccActivation_scheduleTypes: a recurrence schedule is accepted and scheduled at its next
+// occurrence; a cron schedule is refused at plan time (naming the attribute and the workspace
+// switch) until the workspace enables cron, then accepted, with empty plans after each apply.
+func TestAccActivation_scheduleTypes(t *testing.T) {
+	e := newEnv(t, "duckdb")
+	dir := t.TempDir()
+	base := func(cron bool) string {
+		hcl := modelHCL(e, "table = \"customers\"\n  primary_key = \"id\"") + `
+resource "dinmo_destination" "files" {
+  workspace_id = dinmo_workspace.ws.id
+  name         = "exports"
+  file = {
+    directory = "` + dir + `"
+  }
+}
+`
+		if cron {
+			hcl = strings.Replace(hcl, `name = "shop"`, "name = \"shop\"\n  cron_enabled = true", 1)
+		}
+		return hcl
+	}
+	activation := func(cron bool, sched string) string {
+		return base(cron) + `
+resource "dinmo_activation" "a" {
+  workspace_id   = dinmo_workspace.ws.id
+  name           = "export-buyers"
+  model_id       = dinmo_model.m.id
+  destination_id = dinmo_destination.files.id
+  service        = "records"
+  sync_mode      = "upsert"
+  mappings       = { email = "email" }
+  schedule       = ` + sched + `
+  guards         = { max_removal_percent = 20, block_empty_result = false }
+}
+`
+	}
+	recurrence := `{ type = "recurrence", rules = [{ days = ["mon", "wed"], times = ["09:00"] }, { days = ["sat", "sun"], times = ["20:00"] }] }`
+	cron := `{ type = "cron", cron = "0 3 * * mon-fri" }`
+	scheduled := func(typ string) resource.TestCheckFunc {
+		return func(s *terraform.State) error {
+			id, err := stateID(s, "dinmo_activation.a")
+			if err != nil {
+				return err
+			}
+			a, err := e.store.GetActivation(e.ctx, id)
+			if err != nil {
+				return err
+			}
+			want, _ := a.Schedule.FirstDue(time.Now())
+			if a.Schedule.Type != typ || a.NextRunAt == nil || !a.NextRunAt.After(time.Now()) || a.NextRunAt.After(want) {
+				return fmt.Errorf("want a %s activation due at its next occurrence %v: %+v", typ, want, a)
+			}
+			if g := a.Guards.Values(); g.MaxRemovalPercent != 20 || g.BlockEmptyResult || g.MinSnapshotForRemovalGuard != 100 {
+				return fmt.Errorf("stored guards = %+v", g)
+			}
+			return nil
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		TerraformVersionChecks:   testAccVersionChecks,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             e.checkDestroy,
+		Steps: []resource.TestStep{
+			{Config: activation(false, recurrence), Check: scheduled(schedule.TypeRecurrence)},
+			{Config: activation(false, recurrence), PlanOnly: true}, // no diff after apply
+			{Config: activation(false, cron), PlanOnly: true, ExpectError: expectError("Cron Schedules Disabled", `workspace "shop"`, "cron_enabled = true")},
+			{Config: activation(true, recurrence)}, // enable cron first
+			{Config: activation(true, cron), Check: scheduled(schedule.TypeCron)},
+			{Config: activation(true, cron), PlanOnly: true},
+			{ResourceName: "dinmo_activation.a", ImportState: true, ImportStateVerify: true, ImportStateIdFunc: importID("shop", "export-buyers")},
+		},
+	})
+}
+
+// TestAccActivation_pause: paused is the user's switch. Unset, a pause by the runner (auto)
+// or the CLI leaves plans empty; true pauses by the user; false resumes a user pause but
+// leaves an automatic one to the runner, still with empty plans afterwards.
+func TestAccActivation_pause(t *testing.T) {
+	e := newEnv(t, "duckdb")
+	dir := t.TempDir()
+	config := func(paused string) string {
+		return modelHCL(e, "table = \"customers\"\n  primary_key = \"id\"") + `
+resource "dinmo_destination" "files" {
+  workspace_id = dinmo_workspace.ws.id
+  name         = "exports"
+  file = {
+    directory = "` + dir + `"
+  }
+}
+
+resource "dinmo_activation" "a" {
+  workspace_id   = dinmo_workspace.ws.id
+  name           = "export-buyers"
+  model_id       = dinmo_model.m.id
+  destination_id = dinmo_destination.files.id
+  service        = "records"
+  sync_mode      = "upsert"
+  mappings       = { email = "email" }
+  ` + paused + `
+}
+`
+	}
+	var id string
+	pause := func(paused bool, by string) func() {
+		return func() {
+			if err := e.store.SetActivationPause(e.ctx, id, paused, "segment vip is broken (not_found)", by); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	stored := func(paused bool, by string) resource.TestCheckFunc {
+		return func(*terraform.State) error {
+			a, err := e.store.GetActivation(e.ctx, id)
+			if err != nil {
+				return err
+			}
+			if a.Paused != paused || a.PausedBy != by {
+				return fmt.Errorf("catalog pause = %v by %q, want %v by %q", a.Paused, a.PausedBy, paused, by)
+			}
+			return nil
+		}
+	}
+	attrs := func(paused bool, by string) []statecheck.StateCheck {
+		return []statecheck.StateCheck{
+			statecheck.ExpectKnownValue("dinmo_activation.a", tfjsonpath.New("paused"), knownvalue.Bool(paused)),
+			statecheck.ExpectKnownValue("dinmo_activation.a", tfjsonpath.New("paused_by"), knownvalue.StringExact(by)),
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		TerraformVersionChecks:   testAccVersionChecks,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             e.checkDestroy,
+		Steps: []resource.TestStep{
+			{Config: config(""), ConfigStateChecks: attrs(false, ""), Check: func(s *terraform.State) error {
+				var err error
+				id, err = stateID(s, "dinmo_activation.a")
+				return err
+			}},
+			// The runner pauses it: no diff, and an apply leaves the automatic pause alone.
+			{PreConfig: pause(true, "auto"), Config: config(""), PlanOnly: true},
+			{Config: config(""), ConfigStateChecks: attrs(false, "auto"), Check: stored(true, "auto")},
+			{Config: config("paused = false"), ConfigStateChecks: attrs(false, "auto"), Check: stored(true, "auto")},
+			{Config: config("paused = false"), PlanOnly: true},
+			// paused = true takes it over as a user pause; false resumes it.
+			{Config: config("paused = true"), ConfigStateChecks: attrs(true, "user"), Check: resource.ComposeTestCheckFunc(stored(true, "user"),
+				resource.TestCheckResourceAttr("dinmo_activation.a", "pause_reason", "paused in Terraform (paused = true)"))},
+			{Config: config("paused = true"), PlanOnly: true},
+			{Config: config("paused = false"), ConfigStateChecks: attrs(false, ""), Check: stored(false, "")},
+			// A CLI pause with paused unset: shown, no diff.
+			{PreConfig: pause(true, "user"), Config: config(""), PlanOnly: true},
+			{Config: config(""), ConfigStateChecks: attrs(true, "user"), Check: stored(true, "user")},
+		},
+	})
 }
 
 func TestNeedsFullResync(t *testing.T) {

@@ -1,7 +1,9 @@
 package provider
 
 import (
+	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -11,7 +13,9 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
+	"dinmo/alert"
 	"dinmo/catalog"
+	"dinmo/secrets"
 )
 
 func TestAccWorkspace_basic(t *testing.T) {
@@ -107,6 +111,110 @@ func TestAccWorkspace_basic(t *testing.T) {
 					return nil
 				},
 			},
+		},
+	})
+}
+
+// TestAccWorkspace_alerts: the alerts attribute is validated at plan time, stored with the
+// write-only Slack URL sealed and the SMTP password as a reference, kept out of state, gives
+// empty plans after apply, and the runner's alert package reads it back.
+func TestAccWorkspace_alerts(t *testing.T) {
+	e := newEnv(t, "")
+	const hook = "https://hooks.slack.com/services/T000/B000/SECRETSLACKTOKEN42"
+	config := func(alerts string) string {
+		return e.providerHCL() + "resource \"dinmo_workspace\" \"ws\" {\n  name = \"growth\"\n  alerts = " + alerts + "\n}\n"
+	}
+	full := `{
+    slack_webhook_url_wo = "` + hook + `"
+    secrets_wo_version   = "1"
+    repeat               = "6h"
+    email = {
+      host         = "smtp.example.com"
+      username     = "alerts"
+      password_ref = "env:DINMO_TEST_SMTP_PASSWORD"
+      from         = "dinmo <alerts@example.com>"
+      to           = ["data-team@example.com"]
+    }
+  }`
+	plan := func(alerts string, parts ...string) resource.TestStep {
+		return resource.TestStep{Config: config(alerts), PlanOnly: true, ExpectError: expectError(parts...)}
+	}
+	stored := func(s *terraform.State) error {
+		w, err := e.store.GetWorkspaceByName(e.ctx, "growth")
+		if err != nil {
+			return err
+		}
+		var st alert.Settings
+		if err := json.Unmarshal(w.Settings.Alerts, &st); err != nil {
+			return err
+		}
+		if st.Slack == nil || !secrets.IsSealed(st.Slack.WebhookURL) || strings.Contains(string(w.Settings.Alerts), "SECRETSLACKTOKEN42") {
+			return fmt.Errorf("the Slack URL is not sealed in the catalog: %s", w.Settings.Alerts)
+		}
+		if st.Email == nil || st.Email.Password != "env:DINMO_TEST_SMTP_PASSWORD" || st.Repeat != "6h" || st.Email.Host != "smtp.example.com" {
+			return fmt.Errorf("stored alert settings: %s", w.Settings.Alerts)
+		}
+		sealer, err := secrets.NewSealer(testKey)
+		if err != nil {
+			return err
+		}
+		if url, err := sealer.Resolve(st.Slack.WebhookURL); err != nil || url != hook {
+			return fmt.Errorf("the sealed Slack URL does not open to the configured one: %w", err)
+		}
+		for _, r := range s.RootModule().Resources {
+			for k, v := range r.Primary.Attributes {
+				if strings.Contains(v, "SECRETSLACKTOKEN42") {
+					return fmt.Errorf("state attribute %s holds the Slack URL", k)
+				}
+			}
+		}
+		return nil
+	}
+	resource.Test(t, resource.TestCase{
+		TerraformVersionChecks:   testAccVersionChecks,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             e.checkDestroy,
+		Steps: []resource.TestStep{
+			plan(`{ repeat = "1h" }`, "configures no channel"),
+			plan(`{ slack_webhook_url_wo = "http://hooks.example.com/x" }`, "The Slack webhook URL is not valid", "must use https"),
+			plan(`{
+    slack_webhook_url_wo  = "`+hook+`"
+    slack_webhook_url_ref = "env:SLACK"
+  }`, "Both slack_webhook_url_wo and slack_webhook_url_ref are set"),
+			plan(`{
+    slack_webhook_url_ref = "env:SLACK"
+    repeat                = "soon"
+  }`, "alerts.repeat"),
+			plan(`{
+    email = { host = "smtp.example.com", from = "alerts@example.com", to = ["not an address"] }
+  }`, "alerts.email.to"),
+			{Config: config(full), Check: stored, ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("dinmo_workspace.ws", tfjsonpath.New("alerts").AtMapKey("slack_webhook_url_wo"), knownvalue.Null()),
+				statecheck.ExpectKnownValue("dinmo_workspace.ws", tfjsonpath.New("alerts").AtMapKey("email").AtMapKey("password_ref"),
+					knownvalue.StringExact("env:DINMO_TEST_SMTP_PASSWORD")),
+			}},
+			{Config: config(full), PlanOnly: true},
+			{Config: config(`{ slack_webhook_url_ref = "env:DINMO_TEST_SLACK" }`), Check: func(*terraform.State) error {
+				w, err := e.store.GetWorkspaceByName(e.ctx, "growth")
+				if err != nil {
+					return err
+				}
+				if string(w.Settings.Alerts) != `{"slack":{"webhook_url":"env:DINMO_TEST_SLACK"}}` {
+					return fmt.Errorf("stored alerts = %s", w.Settings.Alerts)
+				}
+				return nil
+			}},
+			{ResourceName: "dinmo_workspace.ws", ImportState: true, ImportStateVerify: true, ImportStateId: "growth"},
+			{Config: e.providerHCL() + "resource \"dinmo_workspace\" \"ws\" {\n  name = \"growth\"\n}\n", Check: func(*terraform.State) error {
+				w, err := e.store.GetWorkspaceByName(e.ctx, "growth")
+				if err != nil {
+					return err
+				}
+				if len(w.Settings.Alerts) != 0 {
+					return fmt.Errorf("alerts removed from the configuration are still stored: %s", w.Settings.Alerts)
+				}
+				return nil
+			}},
 		},
 	})
 }

@@ -81,6 +81,9 @@ type fixtureOptions struct {
 	destCreds    map[string]string
 	// pgPassword is the source's password when the test server's DSN has none.
 	pgPassword string
+	// catalogURL, when set, is the catalog (a PostgreSQL DSN for several runners); default a
+	// SQLite file in the fixture's directory.
+	catalogURL string
 }
 
 func newFixture(t *testing.T, o fixtureOptions) *fixture {
@@ -103,7 +106,10 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	var err error
 	f.sealer, err = secrets.NewSealer(keyParam)
 	must(t, err)
-	f.store, err = catalog.Open(f.ctx, "sqlite://"+filepath.Join(f.dir, "catalog.db"))
+	if o.catalogURL == "" {
+		o.catalogURL = "sqlite://" + filepath.Join(f.dir, "catalog.db")
+	}
+	f.store, err = catalog.Open(f.ctx, o.catalogURL)
 	must(t, err)
 	t.Cleanup(func() { _ = f.store.Close() })
 	f.reg, err = registry.New(registry.Warehouses(), []destination.Platform{
@@ -181,7 +187,7 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	f.act = &catalog.Activation{WorkspaceID: f.ws.ID, Name: actName, SegmentID: f.seg.ID, DestinationID: f.dest.ID,
 		Service: webhook.ServiceRecords, RunType: string(destination.RunDelta), SyncMode: string(o.mode),
 		Mappings: []catalog.Mapping{{Column: "email", Field: "email"}, {Column: "name", Field: "name"}, {Column: "score", Field: "score"}},
-		Schedule: catalog.Schedule{Type: catalog.ScheduleManual}, Enabled: true}
+		Enabled:  true}
 	must(t, f.store.CreateActivation(f.ctx, f.act))
 	return f
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"dinmo/catalog"
 )
 
 // Defaults of ServeOptions fields left zero.
@@ -22,7 +24,9 @@ const (
 const healthTimeout = 3 * time.Second
 
 // Handler serves the runner's operations endpoints: /healthz (200 when the catalog answers,
-// 503 otherwise) and /metrics (Prometheus text format).
+// 503 otherwise), /readyz (200 when the catalog answers and its schema is the version this
+// build migrates to, 503 otherwise: a newer dinmo migrated it, or a migration is pending) and
+// /metrics (Prometheus text format).
 func (r *Runner) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, req *http.Request) {
@@ -36,8 +40,39 @@ func (r *Runner) Handler() http.Handler {
 		}
 		_, _ = fmt.Fprintln(w, "ok")
 	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, req *http.Request) {
+		ctx, cancel := context.WithTimeout(req.Context(), healthTimeout)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := r.ready(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = fmt.Fprintf(w, "not ready: %v\n", err)
+			return
+		}
+		_, _ = fmt.Fprintln(w, "ready")
+	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(r.metrics.Registry(), promhttp.HandlerOpts{}))
 	return mux
+}
+
+// ready reports whether the runner can do its work: the catalog answers and is migrated to
+// exactly the schema this build knows.
+func (r *Runner) ready(ctx context.Context) error {
+	if _, err := r.store.ListWorkspaces(ctx); err != nil {
+		return fmt.Errorf("catalog unavailable: %w", err)
+	}
+	sc, ok := r.store.(catalog.SchemaChecker)
+	if !ok {
+		return nil
+	}
+	applied, supported, err := sc.SchemaVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("catalog unavailable: %w", err)
+	}
+	if applied != supported {
+		return fmt.Errorf("catalog schema version %d, this runner needs %d: upgrade dinmo-runner or let it migrate the catalog", applied, supported)
+	}
+	return nil
 }
 
 // ServeOptions configures Serve.
@@ -50,6 +85,10 @@ type ServeOptions struct {
 	Poll time.Duration
 	// Concurrency bounds the runs in progress (default DefaultConcurrency).
 	Concurrency int
+	// CheckInterval is how often the activations the runner paused itself are re-checked and
+	// resumed when their dependencies work again (default DefaultCheckInterval; the first
+	// check runs one interval after start).
+	CheckInterval time.Duration
 }
 
 // Serve schedules due activations and serves the operations endpoints until ctx is done. Then
@@ -64,6 +103,9 @@ func (r *Runner) Serve(ctx context.Context, o ServeOptions) error {
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = DefaultConcurrency
+	}
+	if o.CheckInterval <= 0 {
+		o.CheckInterval = DefaultCheckInterval
 	}
 	ln := o.Listener
 	if ln == nil {
@@ -89,6 +131,11 @@ func (r *Runner) Serve(ctx context.Context, o ServeOptions) error {
 		defer close(loopDone)
 		r.NewScheduler(o.Concurrency).Loop(loopCtx, o.Poll)
 	}()
+	checkDone := make(chan struct{})
+	go func() {
+		defer close(checkDone)
+		r.checkLoop(loopCtx, o.CheckInterval)
+	}()
 	var serveErr error
 	select {
 	case <-ctx.Done():
@@ -97,6 +144,8 @@ func (r *Runner) Serve(ctx context.Context, o ServeOptions) error {
 		stopLoop()
 	}
 	<-loopDone
+	<-checkDone
+	r.WaitAlerts()
 	r.logger.Info("runner stopping: runs in progress ended")
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
@@ -104,4 +153,28 @@ func (r *Runner) Serve(ctx context.Context, o ServeOptions) error {
 		serveErr = fmt.Errorf("serve: http shutdown: %w", err)
 	}
 	return serveErr
+}
+
+// checkLoop re-checks automatically paused activations every interval until ctx is done.
+func (r *Runner) checkLoop(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		results, err := r.CheckPaused(ctx, "")
+		if err != nil && ctx.Err() == nil {
+			r.logger.Error("checking paused activations failed", LogError, err.Error())
+		}
+		resumed := 0
+		for _, res := range results {
+			if res.Resumed {
+				resumed++
+			}
+		}
+		r.logger.Info("paused activations checked", LogCount, len(results), LogResumed, resumed)
+	}
 }

@@ -48,6 +48,9 @@ const (
 	LogField        = "field" // a destination field (name only)
 	LogTypeChanged  = "type_changed"
 	LogRecovered    = "recovered" // acknowledged records of an interrupted run folded at start
+	LogGuard        = "guard"     // the guard that blocked a run
+	LogEntity       = "entity"    // source, model, segment or destination (auto-pause)
+	LogResumed      = "resumed"   // activations resumed by a check
 	LogPanic        = "panic"
 	LogStack        = "stack"
 )

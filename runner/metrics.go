@@ -22,6 +22,7 @@ type Metrics struct {
 	removed     *prometheus.CounterVec
 	sent        *prometheus.CounterVec
 	rejected    *prometheus.CounterVec
+	warnings    *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
 	lastSuccess *prometheus.GaugeVec
 }
@@ -45,6 +46,7 @@ func NewMetrics() *Metrics {
 		removed:   counter("dinmo_records_removed_total", "Keys that left the segment since the committed snapshot."),
 		sent:      counter("dinmo_records_sent_total", "Records sent to the destination (in batches it answered)."),
 		rejected:  counter("dinmo_records_rejected_total", "Records the destination rejected permanently."),
+		warnings:  counter("dinmo_run_warnings_total", "Warnings recorded on runs (rejected share above the threshold, skipped rows, guards passed by approval, unsent records)."),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "dinmo_run_duration_seconds",
 			Help:    "Duration of activation runs, from lease to release.",
@@ -56,7 +58,7 @@ func NewMetrics() *Metrics {
 		}, labels),
 	}
 	reg.MustRegister(m.runs, m.evaluated, m.added, m.changed, m.removed, m.sent, m.rejected,
-		m.duration, m.lastSuccess,
+		m.warnings, m.duration, m.lastSuccess,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -77,6 +79,7 @@ func (m *Metrics) observe(workspace, activation string, res *Result, elapsed tim
 	m.removed.WithLabelValues(workspace, activation).Add(float64(run.Removed))
 	m.sent.WithLabelValues(workspace, activation).Add(float64(res.Sent))
 	m.rejected.WithLabelValues(workspace, activation).Add(float64(run.Rejected))
+	m.warnings.WithLabelValues(workspace, activation).Add(float64(len(run.Warnings)))
 	m.duration.WithLabelValues(workspace, activation).Observe(elapsed.Seconds())
 	if run.FinishedAt != nil && (run.Status == catalog.RunSucceeded || run.Status == catalog.RunWarning) {
 		m.lastSuccess.WithLabelValues(workspace, activation).Set(float64(run.FinishedAt.Unix()))

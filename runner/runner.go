@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"dinmo/catalog"
+	"dinmo/connectors/httpx"
 	"dinmo/connectors/registry"
 	"dinmo/secrets"
 )
@@ -63,6 +64,9 @@ type Options struct {
 	StopGrace time.Duration
 	// Now returns the current time (default time.Now); the scheduler uses it.
 	Now func() time.Time
+	// AlertHTTP configures the transport of Slack alerts (timeouts, retries; tests point it
+	// at a fake). Alert channels themselves are configured per workspace in the catalog.
+	AlertHTTP httpx.Options
 }
 
 // Runner executes runs of activations. It is safe for concurrent use; one Runner never runs
@@ -82,6 +86,8 @@ type Runner struct {
 	maxBackoff  time.Duration
 	stopGrace   time.Duration
 	now         func() time.Time
+
+	alerts *alerting
 
 	mu      sync.Mutex
 	running map[string]bool // activation ids running in this process
@@ -107,6 +113,7 @@ func New(opts Options) (*Runner, error) {
 		stopGrace:   opts.StopGrace,
 		now:         opts.Now,
 		running:     map[string]bool{},
+		alerts:      &alerting{http: opts.AlertHTTP, notifiers: map[string]*wsNotifier{}},
 	}
 	if r.reg == nil {
 		r.reg = registry.Default()

@@ -8,12 +8,14 @@ import (
 	"time"
 
 	"dinmo/catalog"
+	"dinmo/schedule"
 )
 
-// Scheduler starts the runs of due activations with bounded concurrency. Interval schedules
-// run at multiples of their period measured from the previous planned time, so a runner that
-// was down runs a missed activation once on start, not once per missed period. Manual
-// schedules are never due.
+// Scheduler starts the runs of due activations with bounded concurrency. It follows the
+// contract of package schedule: a newly scheduled activation gets next = FirstDue(now); when
+// next <= now it starts one run and sets next = NextAfterMissed(next, now), which is after now,
+// so a runner that was down runs a missed activation once on start, not once per missed
+// occurrence. Manual schedules are never due.
 type Scheduler struct {
 	r   *Runner
 	sem chan struct{}
@@ -25,17 +27,21 @@ func (r *Runner) NewScheduler(concurrency int) *Scheduler {
 	return &Scheduler{r: r, sem: make(chan struct{}, max(concurrency, 1))}
 }
 
-// NextRun returns the first multiple of every after prev that is later than now; with no
-// previous time, now+every.
-func NextRun(prev *time.Time, every time.Duration, now time.Time) time.Time {
-	if prev == nil || every <= 0 {
-		return now.Add(every)
+// NextRun returns when an activation that was due at prev (nil: never scheduled) runs next,
+// seen at now: FirstDue(now) without a previous time, prev itself while it is in the future,
+// else NextAfterMissed(prev, now). False for a manual or invalid schedule.
+func NextRun(s schedule.Schedule, prev *time.Time, now time.Time) (time.Time, bool) {
+	switch {
+	case prev == nil:
+		return s.FirstDue(now)
+	case prev.After(now):
+		if _, ok := s.Next(now); !ok {
+			return time.Time{}, false
+		}
+		return *prev, true
+	default:
+		return s.NextAfterMissed(*prev, now)
 	}
-	if prev.After(now) {
-		return *prev
-	}
-	steps := int64(now.Sub(*prev)/every) + 1
-	return prev.Add(every * time.Duration(steps))
 }
 
 // Tick checks once for due activations and starts a run for each, as long as slots are free.
@@ -54,8 +60,8 @@ func (s *Scheduler) Tick(ctx context.Context) (int, error) {
 	started := 0
 	for i := range due {
 		a := due[i]
-		if a.Schedule.Type != catalog.ScheduleInterval || a.Schedule.Every <= 0 {
-			// No longer an interval schedule: unschedule it.
+		if _, ok := a.Schedule.Next(now); !ok {
+			// Manual (or not a valid schedule any more): unschedule it.
 			if err := r.store.SetActivationSchedule(ctx, a.ID, nil, a.FullResyncRequested); err != nil {
 				r.logger.Warn("unscheduling a manual activation failed", LogActivationID, a.ID, LogError, err.Error())
 			}
@@ -87,11 +93,13 @@ func (s *Scheduler) runDue(ctx context.Context, a *catalog.Activation) {
 	r := s.r
 	beforeRun := func(fresh *catalog.Activation) (bool, error) {
 		now := r.now()
-		if !fresh.Enabled || fresh.Paused || fresh.NextRunAt == nil || fresh.NextRunAt.After(now) ||
-			fresh.Schedule.Type != catalog.ScheduleInterval || fresh.Schedule.Every <= 0 {
+		if !fresh.Enabled || fresh.Paused || fresh.NextRunAt == nil || fresh.NextRunAt.After(now) {
 			return false, nil
 		}
-		next := NextRun(fresh.NextRunAt, fresh.Schedule.Every, now)
+		next, ok := fresh.Schedule.NextAfterMissed(*fresh.NextRunAt, now)
+		if !ok {
+			return false, r.store.SetActivationSchedule(ctx, fresh.ID, nil, fresh.FullResyncRequested)
+		}
 		if err := r.store.SetActivationSchedule(ctx, fresh.ID, &next, fresh.FullResyncRequested); err != nil {
 			return false, fmt.Errorf("schedule next run: %w", err)
 		}
@@ -112,8 +120,9 @@ func (s *Scheduler) runDue(ctx context.Context, a *catalog.Activation) {
 	}
 }
 
-// initSchedules gives enabled interval activations without a next run time one (now): a new
-// activation runs at once, then every period.
+// initSchedules gives enabled scheduled activations without a next run time their first due
+// time (schedule.FirstDue): an unanchored interval runs at once, then every period; the
+// other types at their next occurrence.
 func (s *Scheduler) initSchedules(ctx context.Context, now time.Time) error {
 	wss, err := s.r.store.ListWorkspaces(ctx)
 	if err != nil {
@@ -125,8 +134,11 @@ func (s *Scheduler) initSchedules(ctx context.Context, now time.Time) error {
 			return err
 		}
 		for _, a := range acts {
-			if a.NextRunAt == nil && a.Enabled && a.Schedule.Type == catalog.ScheduleInterval && a.Schedule.Every > 0 {
-				if err := s.r.store.SetActivationSchedule(ctx, a.ID, &now, a.FullResyncRequested); err != nil {
+			if a.NextRunAt != nil || !a.Enabled {
+				continue
+			}
+			if first, ok := a.Schedule.FirstDue(now); ok {
+				if err := s.r.store.SetActivationSchedule(ctx, a.ID, &first, a.FullResyncRequested); err != nil {
 					return err
 				}
 			}

@@ -19,6 +19,7 @@ import (
 	"dinmo/connectors/destination/webhook"
 	"dinmo/connectors/warehouse/postgres"
 	"dinmo/runner"
+	"dinmo/schedule"
 )
 
 // clock is a settable time source for the scheduler.
@@ -42,7 +43,7 @@ func (c *clock) set(t time.Time) {
 // setInterval schedules the activation every hour, next at next (nil: not yet scheduled).
 func (f *fixture) setInterval(next *time.Time) {
 	f.t.Helper()
-	f.act.Schedule = catalog.Schedule{Type: catalog.ScheduleInterval, Every: time.Hour}
+	f.act.Schedule = schedule.Schedule{Type: schedule.TypeInterval, Every: "1h"}
 	must(f.t, f.store.UpdateActivation(f.ctx, f.act))
 	must(f.t, f.store.SetActivationSchedule(f.ctx, f.act.ID, next, false))
 }
@@ -101,7 +102,7 @@ func TestSchedulerInterval(t *testing.T) {
 	}
 
 	// A manual schedule is never due: its next run time is cleared.
-	f.act.Schedule = catalog.Schedule{Type: catalog.ScheduleManual}
+	f.act.Schedule = schedule.Schedule{Type: schedule.TypeManual}
 	must(t, f.store.UpdateActivation(f.ctx, f.act))
 	c.set(t0.Add(3 * time.Hour))
 	if n := tick(t, s, f.ctx); n != 0 || f.nextRunAt() != nil {
@@ -134,22 +135,107 @@ func TestSchedulerMissedRunsOnce(t *testing.T) {
 }
 
 func TestNextRun(t *testing.T) {
-	base := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	base := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC) // a Thursday
+	every := schedule.Schedule{Type: schedule.TypeInterval, Every: "15m"}
+	anchored := schedule.Schedule{Type: schedule.TypeInterval, Every: "6h", At: "01:30"}
+	rec := schedule.Schedule{Type: schedule.TypeRecurrence, Rules: []schedule.Rule{
+		{Days: []string{"mon", "wed"}, Times: []string{"09:00"}}, {Days: []string{"sat", "sun"}, Times: []string{"20:00"}}}}
+	cron := schedule.Schedule{Type: schedule.TypeCron, Cron: "0 3 * * 1"}
+	later := base.Add(time.Hour)
 	tests := []struct {
+		name string
+		s    schedule.Schedule
 		prev *time.Time
 		now  time.Time
 		want time.Time
 	}{
-		{nil, base, base.Add(15 * time.Minute)},
-		{&base, base, base.Add(15 * time.Minute)},
-		{&base, base.Add(time.Minute), base.Add(15 * time.Minute)},
-		{&base, base.Add(15 * time.Minute), base.Add(30 * time.Minute)},
-		{&base, base.Add(100 * time.Minute), base.Add(105 * time.Minute)},
+		{"interval first due now", every, nil, base, base},
+		{"interval due keeps phase", every, &base, base, base.Add(15 * time.Minute)},
+		{"interval missed", every, &base, base.Add(100 * time.Minute), base.Add(105 * time.Minute)},
+		{"interval not yet due", every, &later, base, later},
+		{"anchored first", anchored, nil, base, time.Date(2026, 1, 1, 13, 30, 0, 0, time.UTC)},
+		{"recurrence first", rec, nil, base, time.Date(2026, 1, 3, 20, 0, 0, 0, time.UTC)},
+		{"recurrence missed a week", rec, &base, base.Add(7 * 24 * time.Hour), time.Date(2026, 1, 10, 20, 0, 0, 0, time.UTC)},
+		{"cron first", cron, nil, base, time.Date(2026, 1, 5, 3, 0, 0, 0, time.UTC)},
+		{"cron missed", cron, &base, time.Date(2026, 1, 20, 0, 0, 0, 0, time.UTC), time.Date(2026, 1, 26, 3, 0, 0, 0, time.UTC)},
 	}
 	for _, tt := range tests {
-		if got := runner.NextRun(tt.prev, 15*time.Minute, tt.now); !got.Equal(tt.want) {
-			t.Errorf("NextRun(%v, 15m, %v) = %v, want %v", tt.prev, tt.now, got, tt.want)
+		got, ok := runner.NextRun(tt.s, tt.prev, tt.now)
+		if !ok || !got.Equal(tt.want) {
+			t.Errorf("%s: NextRun = %v, %v; want %v", tt.name, got, ok, tt.want)
 		}
+	}
+	if _, ok := runner.NextRun(schedule.Schedule{}, nil, base); ok {
+		t.Error("a manual schedule has a next run")
+	}
+}
+
+// TestSchedulerRecurrenceAndCron: with an injected clock, a recurrence and a cron activation
+// are first due at their next occurrence, run there once, and after a long outage run once
+// and move to the next occurrence after now.
+func TestSchedulerRecurrenceAndCron(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		s     schedule.Schedule
+		first time.Time // first due after t0
+		after time.Time // next due after a run at first
+		late  time.Time // now after an outage
+		next  time.Time // next due after the catch-up run
+	}{{
+		name:  "recurrence",
+		s:     schedule.Schedule{Type: schedule.TypeRecurrence, Rules: []schedule.Rule{{Days: []string{"mon", "wed"}, Times: []string{"09:00", "18:00"}}}},
+		first: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), // Monday
+		after: time.Date(2026, 3, 2, 18, 0, 0, 0, time.UTC),
+		late:  time.Date(2026, 3, 20, 12, 0, 0, 0, time.UTC), // a Friday, 5 occurrences missed
+		next:  time.Date(2026, 3, 23, 9, 0, 0, 0, time.UTC),
+	}, {
+		name:  "cron",
+		s:     schedule.Schedule{Type: schedule.TypeCron, Cron: "*/30 8-9 * * *"},
+		first: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC),
+		after: time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC),
+		late:  time.Date(2026, 3, 4, 9, 10, 0, 0, time.UTC),
+		next:  time.Date(2026, 3, 4, 9, 30, 0, 0, time.UTC),
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, fixtureOptions{rows: 2})
+			t0 := time.Date(2026, 3, 1, 7, 0, 0, 0, time.UTC) // a Sunday
+			c := &clock{t: t0}
+			s := f.newRunner(func(o *runner.Options) { o.Now = c.now }).NewScheduler(1)
+			f.act.Schedule = tc.s
+			must(t, f.store.UpdateActivation(f.ctx, f.act))
+			must(t, f.store.SetActivationSchedule(f.ctx, f.act.ID, nil, false))
+
+			if n := tick(t, s, f.ctx); n != 0 {
+				t.Fatalf("started %d runs before the first occurrence", n)
+			}
+			if got := f.nextRunAt(); got == nil || !got.Equal(tc.first) {
+				t.Fatalf("first due = %v, want %v", got, tc.first)
+			}
+			c.set(tc.first.Add(-time.Second))
+			if n := tick(t, s, f.ctx); n != 0 {
+				t.Fatalf("started %d runs a second early", n)
+			}
+			c.set(tc.first.Add(20 * time.Second))
+			if n := tick(t, s, f.ctx); n != 1 {
+				t.Fatalf("started %d runs at the occurrence, want 1", n)
+			}
+			if got := f.nextRunAt(); got == nil || !got.Equal(tc.after) {
+				t.Fatalf("next due = %v, want %v", got, tc.after)
+			}
+			c.set(tc.late)
+			if n := tick(t, s, f.ctx); n != 1 {
+				t.Fatalf("after an outage started %d runs, want 1", n)
+			}
+			if n := tick(t, s, f.ctx); n != 0 {
+				t.Fatalf("second tick after an outage started %d runs", n)
+			}
+			if got := f.nextRunAt(); got == nil || !got.Equal(tc.next) {
+				t.Fatalf("next due after catch-up = %v, want %v", got, tc.next)
+			}
+			if n := len(f.runs()); n != 2 {
+				t.Fatalf("%d runs recorded, want 2", n)
+			}
+		})
 	}
 }
 
@@ -269,8 +355,8 @@ func TestSecretsNotLogged(t *testing.T) {
 	}
 }
 
-// TestOpsEndpoints: /metrics exposes the run counters after a run; /healthz answers 200 when
-// the catalog does and 503 when it does not.
+// TestOpsEndpoints: /metrics exposes the run counters after a run; /healthz and /readyz answer
+// 200 when the catalog does (and, for /readyz, its schema is current) and 503 when it does not.
 func TestOpsEndpoints(t *testing.T) {
 	f := newFixture(t, fixtureOptions{mode: destination.ModeMirror, rows: 7})
 	r := f.newRunner()
@@ -286,6 +372,7 @@ func TestOpsEndpoints(t *testing.T) {
 		`dinmo_records_changed_total{activation="vip_to_hook",workspace="shop"} 0`,
 		`dinmo_records_removed_total{activation="vip_to_hook",workspace="shop"} 0`,
 		`dinmo_records_rejected_total{activation="vip_to_hook",workspace="shop"} 0`,
+		`dinmo_run_warnings_total{activation="vip_to_hook",workspace="shop"} 0`,
 		`dinmo_run_duration_seconds_count{activation="vip_to_hook",workspace="shop"} 1`,
 		`dinmo_activation_last_success_timestamp_seconds{activation="vip_to_hook",workspace="shop"}`,
 	} {
@@ -296,6 +383,9 @@ func TestOpsEndpoints(t *testing.T) {
 	if got := get(t, srv.URL+"/healthz", http.StatusOK); strings.TrimSpace(got) != "ok" {
 		t.Errorf("/healthz = %q", got)
 	}
+	if got := get(t, srv.URL+"/readyz", http.StatusOK); strings.TrimSpace(got) != "ready" {
+		t.Errorf("/readyz = %q", got)
+	}
 
 	broken, err := catalog.Open(f.ctx, "sqlite://"+filepath.Join(f.dir, "other.db"))
 	must(t, err)
@@ -305,6 +395,9 @@ func TestOpsEndpoints(t *testing.T) {
 	srv2 := httptest.NewServer(rb.Handler())
 	defer srv2.Close()
 	get(t, srv2.URL+"/healthz", http.StatusServiceUnavailable)
+	if got := get(t, srv2.URL+"/readyz", http.StatusServiceUnavailable); !strings.Contains(got, "catalog unavailable") {
+		t.Errorf("/readyz of a closed catalog = %q", got)
+	}
 }
 
 func get(t *testing.T, url string, status int) string {

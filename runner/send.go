@@ -114,11 +114,52 @@ func (s *syncRun) send(work context.Context) (err error) {
 	return nil
 }
 
-// applyBatch sends one batch, retrying a retryable whole-batch failure a few times with
-// backoff, then checkpoints its outcomes: acknowledged keys into the ack table, rejected
-// records into the rejected table and the run's samples.
+// applyBatch sends one batch and checkpoints its outcomes: acknowledged keys into the ack
+// table, rejected records into the rejected table and the run's samples. Records the
+// destination answers as retryable are sent again within the run, with backoff, up to
+// BatchRetries times; those still retryable then are left for the next run (they are neither
+// acknowledged nor rejected, so the snapshot keeps their old state).
 func (s *syncRun) applyBatch(ctx context.Context, records []destination.Record) error {
 	s.batchNo++
+	s.result.Sent += int64(len(records))
+	for attempt := 0; ; attempt++ {
+		retry, err := s.applyOnce(ctx, records)
+		if err != nil || len(retry) == 0 {
+			return err
+		}
+		if attempt >= s.r.retries {
+			s.logger.Warn("records still retryable after the run's retries; the next run sends them again",
+				LogBatch, s.batchNo, LogRetryable, len(retry))
+			return nil
+		}
+		wait := min(s.r.backoff<<attempt, s.r.maxBackoff)
+		s.logger.Info("records answered retryable; sending them again", LogBatch, s.batchNo, LogRetryable, len(retry),
+			LogAttempt, attempt+1, LogBackoff, wait.String())
+		if err := s.sleep(ctx, wait); err != nil {
+			return err
+		}
+		records = retry
+	}
+}
+
+// sleep waits d, or returns errStopped when the run is asked to stop, or ctx's error.
+func (s *syncRun) sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-s.stop.Done():
+		return errStopped
+	case <-ctx.Done():
+		return fmt.Errorf("send batch %d: %w", s.batchNo, ctx.Err())
+	}
+}
+
+// applyOnce sends records, retrying a retryable whole-batch failure a few times with
+// backoff, checkpoints the acknowledged and rejected outcomes, and returns the records the
+// destination answered as retryable.
+func (s *syncRun) applyOnce(ctx context.Context, records []destination.Record) ([]destination.Record, error) {
 	var outcomes []destination.Outcome
 	for attempt := 0; ; attempt++ {
 		out, err := s.dest.Apply(ctx, destination.Batch{RunID: s.run.ID, ActivationID: s.act.ID, Records: records})
@@ -129,10 +170,10 @@ func (s *syncRun) applyBatch(ctx context.Context, records []destination.Record) 
 			break
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("send batch %d: %w", s.batchNo, err)
+			return nil, fmt.Errorf("send batch %d: %w", s.batchNo, err)
 		}
 		if !connectors.IsRetryable(err) || attempt >= s.r.retries {
-			return fmt.Errorf("send batch %d: %w", s.batchNo, err)
+			return nil, fmt.Errorf("send batch %d: %w", s.batchNo, err)
 		}
 		wait := min(s.r.backoff<<attempt, s.r.maxBackoff)
 		s.logger.Warn("batch failed; retrying", LogBatch, s.batchNo, LogAttempt, attempt+1,
@@ -142,19 +183,19 @@ func (s *syncRun) applyBatch(ctx context.Context, records []destination.Record) 
 		case <-t.C:
 		case <-s.stop.Done():
 			t.Stop()
-			return errStopped
+			return nil, errStopped
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("send batch %d: %w", s.batchNo, err)
+			return nil, fmt.Errorf("send batch %d: %w", s.batchNo, err)
 		}
 	}
 	if len(outcomes) != len(records) {
-		return connectors.Permanent(connectors.CategoryInternal, fmt.Errorf(
+		return nil, connectors.Permanent(connectors.CategoryInternal, fmt.Errorf(
 			"send batch %d: destination returned %d outcomes for %d records", s.batchNo, len(outcomes), len(records)))
 	}
-	s.result.Sent += int64(len(records))
 	acked := make([]string, 0, len(records))
 	var rejected []rejection
+	var retry []destination.Record
 	for i, o := range outcomes {
 		rec := records[i]
 		switch o.Status {
@@ -169,20 +210,22 @@ func (s *syncRun) applyBatch(ctx context.Context, records []destination.Record) 
 			if len(s.run.SampleErrors) < maxSampleErrors {
 				s.run.SampleErrors = append(s.run.SampleErrors, catalog.SampleError{Key: rec.Key, Reason: reason})
 			}
+		default:
+			retry = append(retry, rec)
 		}
 	}
 	// Checkpoint even if the run is being stopped: these records reached the destination.
 	if err := s.insertAcks(s.commit, acked); err != nil {
-		return err
+		return nil, err
 	}
 	s.run.Acknowledged += int64(len(acked))
 	if err := s.insertRejected(s.commit, rejected); err != nil {
-		return err
+		return nil, err
 	}
 	s.run.Rejected += int64(len(rejected))
-	s.logger.Debug("batch applied", LogBatch, s.batchNo, LogSent, len(records), LogAcked, len(acked), LogRejected, len(rejected))
+	s.logger.Debug("batch applied", LogBatch, s.batchNo, LogSent, len(records), LogAcked, len(acked), LogRejected, len(rejected), LogRetryable, len(retry))
 	s.progress(PhaseSending)
-	return nil
+	return retry, nil
 }
 
 func (s *syncRun) countRequests() {

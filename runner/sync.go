@@ -215,6 +215,9 @@ func (s *syncRun) sync(work, auditCtx context.Context) error {
 	if err := s.countDiff(phase); err != nil {
 		return s.abandon(explain(phase, err))
 	}
+	if err := s.checkGuards(phase); err != nil {
+		return s.abandon(explain(phase, err))
+	}
 	endPhase()
 
 	s.progress(PhaseSending)
@@ -385,7 +388,7 @@ func (s *syncRun) openWarehouse(ctx context.Context) error {
 	}
 	wh, err := conn.Open(ctx, warehouse.Config{Settings: s.source.Settings, Credentials: creds}, s.logger)
 	if err != nil {
-		return fmt.Errorf("source %s: %w", s.source.Name, err)
+		return broken(EntitySource, s.source.Name, fmt.Errorf("source %s: %w", s.source.Name, err))
 	}
 	s.wh = wh
 	if s.b, err = deltasql.New(wh.Dialect(), s.act.ID); err != nil {
@@ -393,12 +396,12 @@ func (s *syncRun) openWarehouse(ctx context.Context) error {
 	}
 	exists, err := wh.RelationExists(ctx, warehouse.SchemaSegments, s.view)
 	if err != nil {
-		return whErr("check the source view", err)
+		return broken(EntitySource, s.source.Name, whErr("check the source view", err))
 	}
 	if !exists {
-		return connectors.Permanent(connectors.CategoryNotFound, fmt.Errorf(
+		return broken(s.viewEntity(), s.viewOwner(), connectors.Permanent(connectors.CategoryNotFound, fmt.Errorf(
 			"view %s.%s of %s does not exist in source %s: run terraform apply to create it",
-			warehouse.SchemaSegments, s.view, s.sourceKind(), s.source.Name))
+			warehouse.SchemaSegments, s.view, s.sourceKind(), s.source.Name)))
 	}
 	if _, err := wh.DB().ExecContext(ctx, wh.Dialect().CreateSchema(warehouse.SchemaDeltaStorage)); err != nil {
 		return whErr("create schema "+warehouse.SchemaDeltaStorage, err)
@@ -704,11 +707,15 @@ func (s *syncRun) finish(ctx context.Context, runErr error) (*Result, error) {
 	if left := s.toSend - s.run.Acknowledged - s.run.Rejected; left > 0 {
 		s.run.Retryable = left
 	}
-	if s.run.Rejected > 0 {
-		s.run.Warnings = append(s.run.Warnings, fmt.Sprintf(
-			"%d records rejected by the destination: see table %s", s.run.Rejected, s.result.RejectedTable))
+	if w := s.rejectedWarning(); w != "" {
+		s.run.Warnings = append(s.run.Warnings, w)
 	}
+	var blocked *GuardError
 	switch {
+	case errors.As(runErr, &blocked):
+		s.run.Status = catalog.RunBlocked
+		s.run.ErrorCategory = ErrorCategoryGuard
+		s.run.ErrorMessage = blocked.Message
 	case runErr != nil && errors.Is(runErr, errStopped):
 		s.run.Status = catalog.RunInterrupted
 		s.run.ErrorMessage = errStopped.Error()
@@ -752,6 +759,10 @@ func (s *syncRun) finish(ctx context.Context, runErr error) (*Result, error) {
 		s.logger.Error("run finished", attrs...)
 	} else {
 		s.logger.Info("run finished", attrs...)
+	}
+	s.notifyRun()
+	if runErr != nil && s.run.Status == catalog.RunFailed {
+		s.autoPause(ctx, runErr)
 	}
 	s.progress(PhaseDone)
 	res := s.result

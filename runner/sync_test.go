@@ -186,14 +186,20 @@ func TestOperationTable(t *testing.T) {
 }
 
 // TestRejectedRetried: records the destination rejects stay out of the snapshot, are stored in
-// the rejected table and sampled on the run, and only they are sent by the next run.
+// the rejected table and sampled on the run, and only they are sent by the next run. Records
+// answered retryable are sent again within the run (with backoff); one still retryable after
+// the run's retries is left for the next run.
 func TestRejectedRetried(t *testing.T) {
 	f := newFixture(t, fixtureOptions{mode: destination.ModeUpsert, rows: 12, batchSize: 5})
 	r := f.newRunner()
-	// The first batch holds keys 1, 10, 11, 12 and 2 (keys are text, in order).
+	// The first batch holds keys 1, 10, 11, 12 and 2 (keys are text, in order). Key 10 is
+	// retryable once: the in-run retry delivers it.
 	f.fake.FailNext(1, connectortest.Failure{Reject: map[string]string{"2": "invalid email"}, Retry: map[string]string{"10": "busy"}})
 	res := f.run(r, runner.RunOptions{})
-	wantRun(t, res, catalog.RunWarning, map[string]int64{"added": 12, "sent": 12, "acked": 10, "rejected": 1, "retryable": 1})
+	wantRun(t, res, catalog.RunWarning, map[string]int64{"added": 12, "sent": 12, "acked": 11, "rejected": 1, "retryable": 0})
+	if n := len(f.fake.Accepted()); n != 4 { // 3 batches and the retry of key 10
+		t.Errorf("%d requests accepted, want 4", n)
+	}
 	if !reflect.DeepEqual(res.Run.SampleErrors, []catalog.SampleError{{Key: "2", Reason: "invalid email"}}) {
 		t.Errorf("sample errors = %v", res.Run.SampleErrors)
 	}
@@ -212,10 +218,19 @@ func TestRejectedRetried(t *testing.T) {
 		t.Errorf("rejected row = %s %s %s %s", key, op, reason, runID)
 	}
 
+	// Key 2 is sent again; it stays retryable through the first send and the 3 retries: the
+	// run leaves it for the next one.
+	f.fake.FailNext(4, connectortest.Failure{Retry: map[string]string{"2": "busy"}})
 	res = f.run(r, runner.RunOptions{})
-	wantRun(t, res, catalog.RunSucceeded, map[string]int64{"added": 2, "sent": 2, "acked": 2})
-	if got := f.sent(res.Run.ID); !reflect.DeepEqual(got, []sentRecord{{"2", "upsert"}, {"10", "upsert"}}) {
-		t.Fatalf("second run sent %v, want keys 2 and 10", got)
+	wantRun(t, res, catalog.RunWarning, map[string]int64{"added": 1, "sent": 1, "acked": 0, "retryable": 1})
+	if !contains(res.Run.Warnings, "1 records were not applied") {
+		t.Errorf("warnings = %v", res.Run.Warnings)
+	}
+
+	res = f.run(r, runner.RunOptions{})
+	wantRun(t, res, catalog.RunSucceeded, map[string]int64{"added": 1, "sent": 1, "acked": 1})
+	if got := f.sent(res.Run.ID); !reflect.DeepEqual(got, []sentRecord{{"2", "upsert"}}) {
+		t.Fatalf("third run sent %v, want key 2", got)
 	}
 	f.checkState()
 }

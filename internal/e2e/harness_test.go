@@ -194,7 +194,7 @@ func (e *env) activation(seg *catalog.Segment, dest *catalog.Destination, servic
 	e.t.Helper()
 	a := &catalog.Activation{WorkspaceID: e.ws.ID, Name: dest.Platform + "-" + service, SegmentID: seg.ID, DestinationID: dest.ID,
 		Service: service, RunType: string(destination.RunDelta), SyncMode: string(mode), Options: options,
-		Schedule: catalog.Schedule{Type: catalog.ScheduleManual}, Enabled: true}
+		Enabled: true}
 	for _, f := range sortedKeys(mappings) {
 		a.Mappings = append(a.Mappings, catalog.Mapping{Field: f, Column: mappings[f]})
 	}

@@ -21,6 +21,7 @@ import (
 	"dinmo/connectors/warehouse/duckdb"
 	"dinmo/connectors/warehouse/postgres"
 	"dinmo/internal/pgtest"
+	"dinmo/schedule"
 	"dinmo/secrets"
 )
 
@@ -265,13 +266,14 @@ func (s *scenario) declare(platform string, settings map[string]any) *catalog.Ac
 	}
 	act := &catalog.Activation{WorkspaceID: ws.ID, Name: "to_" + dest.Name, SegmentID: seg.ID, DestinationID: dest.ID,
 		Service: service, RunType: string(destination.RunDelta), SyncMode: string(destination.ModeMirror),
-		Mappings: mappings, Schedule: catalog.Schedule{Type: catalog.ScheduleManual}, Enabled: true}
+		Mappings: mappings, Schedule: schedule.Schedule{Type: schedule.TypeManual}, Enabled: true}
 	must(s.tb, st.CreateActivation(ctx, act))
 	return act
 }
 
-// seed commits a snapshot of the whole segment for an activation: the SQL of a full run (the
-// evaluation, every row acknowledged, the fold) without sending anything. Used above
+// seed commits a snapshot of the whole segment for an activation, as a full run whose every
+// record was acknowledged leaves it (key, hash and fields of every row, the key index on
+// PostgreSQL), written in one CREATE TABLE AS instead of sending every row. Used above
 // DINMO_BENCH_FULL_RUN_MAX rows, where sending every row would dominate the benchmark's time.
 func (s *scenario) seed(activationID string) time.Duration {
 	start := time.Now()
@@ -284,21 +286,20 @@ func (s *scenario) seed(activationID string) time.Duration {
 		if err != nil {
 			return err
 		}
-		q := append([]string{}, ev.Stage()...)
-		q = append(q, ev.CreateSnapshot())
+		q := []string{w.Dialect().CreateTableAs(b.Schema(), b.Tables().Snapshot, evaluated(ev))}
 		if ix, ok := b.IndexSnapshot(); ok {
-			q = append(q, ix)
+			q = append(q, ix, "ANALYZE "+w.Dialect().Qualified(b.Schema(), b.Tables().Snapshot))
+		} else {
+			q = append(q, "CHECKPOINT")
 		}
-		q = append(q, ev.CreateRun(false)...)
-		q = append(q, b.CreateAck(), b.CreateRejected(),
-			"INSERT INTO "+w.Dialect().Qualified(b.Schema(), b.Tables().Ack)+" SELECT "+w.Dialect().QuoteIdent(deltasql.KeyColumn)+
-				" FROM "+w.Dialect().Qualified(b.Schema(), b.Tables().Run))
-		if err := execAll(s.ctx, w, q...); err != nil {
-			return err
-		}
-		return fold(s.ctx, w, b.Fold(deltasql.FieldNames(source().Fields)))
+		return execAll(s.ctx, w, append(q, b.CreateRejected())...)
 	})
 	return time.Since(start)
+}
+
+// evaluated is the evaluation query of a run: its probe without the "WHERE 1 = 0".
+func evaluated(ev *deltasql.Evaluation) string {
+	return strings.TrimSuffix(ev.Probe(), " WHERE 1 = 0")
 }
 
 // fold runs fold statements in one transaction.
@@ -318,7 +319,8 @@ func fold(ctx context.Context, w warehouse.Warehouse, qs []string) error {
 
 // clone copies the committed snapshot of activation from into the snapshot of activation to
 // (dropping to's tables first), so every strategy starts from the same state. On PostgreSQL
-// the copy gets the key index a snapshot has, and both are analyzed.
+// the copy gets the key index a snapshot has, and is analyzed (as autovacuum would have done
+// to a snapshot some time after its last run).
 func (s *scenario) clone(from, to string) {
 	s.withWH(func(w warehouse.Warehouse) error {
 		d := w.Dialect()
@@ -334,9 +336,7 @@ func (s *scenario) clone(from, to string) {
 			d.DropTable(dst.Schema(), dst.Tables().Rejected),
 			d.CreateTableAs(dst.Schema(), dst.Tables().Snapshot, "SELECT * FROM "+d.Qualified(src.Schema(), src.Tables().Snapshot))}
 		if ix, ok := dst.IndexSnapshot(); ok {
-			q = append(q, ix,
-				"ANALYZE "+d.Qualified(dst.Schema(), dst.Tables().Snapshot),
-				"ANALYZE "+d.Qualified(src.Schema(), src.Tables().Snapshot))
+			q = append(q, ix, "ANALYZE "+d.Qualified(dst.Schema(), dst.Tables().Snapshot))
 		} else {
 			q = append(q, "CHECKPOINT")
 		}
@@ -370,8 +370,7 @@ func (s *scenario) verify(activationID string) {
 		}
 		d := w.Dialect()
 		k, h := d.QuoteIdent(deltasql.KeyColumn), d.QuoteIdent(deltasql.HashColumn)
-		// The evaluation's probe without its "WHERE 1 = 0" is the evaluated segment.
-		seg := strings.TrimSuffix(ev.Probe(), " WHERE 1 = 0")
+		seg := evaluated(ev)
 		q := "SELECT COUNT(*) FROM (SELECT " + k + ", " + h + " FROM (" + seg + ") e EXCEPT SELECT " + k + ", " + h +
 			" FROM " + d.Qualified(b.Schema(), b.Tables().Snapshot) + ") x"
 		var missing int64

@@ -77,6 +77,8 @@ type cmdOptions struct {
 	concurrency int
 	leaseTTL    time.Duration
 	by          string // breakdown --by
+	reason      string // pause --reason
+	checkEvery  time.Duration
 }
 
 // usageError is a bad invocation: reported with a hint and exit code 2.
@@ -105,7 +107,19 @@ func commands() []command {
 			flags: runsFlags, run: cmdRuns},
 		{name: "activations", args: "[<workspace>]", summary: "list activations with their schedule and last run",
 			run: cmdActivations},
-		{name: "stats", args: "<workspace>/<segment>", summary: "compute a segment's size and share of its model, and record it in dinmo_stats",
+		{name: "status", args: "<workspace>/<activation>", summary: "show an activation's schedule, next run, pause state, guards, lease and last runs",
+			run: cmdStatus},
+		{name: "approve", args: "<workspace>/<activation>", summary: "let the next run pass the mass-removal and empty-result guards once",
+			run: cmdApprove},
+		{name: "pause", args: "<workspace>/<activation>", summary: "pause an activation (the scheduler skips it until resumed)",
+			flags: pauseFlags, run: cmdPause},
+		{name: "resume", args: "<workspace>/<activation>", summary: "resume a paused activation",
+			run: cmdResume},
+		{name: "resync", args: "<workspace>/<activation>", summary: "make the next run a full run (every row sent again)",
+			run: cmdResync},
+		{name: "check", args: "[<workspace>]", summary: "re-check automatically paused activations and resume those whose dependencies work again",
+			run: cmdCheck},
+		{name: "stats", args: "<workspace>/<segment> | <workspace>", summary: "compute segment sizes and (for a workspace) model key checks; record them in dinmo_stats",
 			flags: statsFlags, run: cmdStats},
 		{name: "breakdown", args: "<workspace>/<segment> --by <field>[,<field>]", summary: "count a segment's rows per value of fields",
 			flags: breakdownFlags, run: cmdBreakdown},

@@ -115,7 +115,7 @@ func newCLIFixture(t *testing.T, rows int, latency time.Duration) *cliFixture {
 	f.act = &catalog.Activation{WorkspaceID: ws.ID, Name: "vip_to_hook", SegmentID: seg.ID, DestinationID: dest.ID,
 		Service: webhook.ServiceRecords, RunType: string(destination.RunDelta), SyncMode: string(destination.ModeMirror),
 		Mappings: []catalog.Mapping{{Column: "email", Field: "email"}, {Column: "score", Field: "score"}},
-		Schedule: catalog.Schedule{Type: catalog.ScheduleManual}, Enabled: true}
+		Enabled:  true}
 	must(t, f.store.CreateActivation(f.ctx, f.act))
 	return f
 }

@@ -20,6 +20,7 @@ func serveFlags(fs *flag.FlagSet, o *cmdOptions) {
 	fs.DurationVar(&o.poll, "poll", runner.DefaultPoll, "how often to look for due activations")
 	fs.IntVar(&o.concurrency, "concurrency", runner.DefaultConcurrency, "most activations running at once")
 	fs.DurationVar(&o.leaseTTL, "lease-ttl", runner.DefaultLeaseTTL, "lease duration of a running activation (renewed every third of it)")
+	fs.DurationVar(&o.checkEvery, "check-interval", runner.DefaultCheckInterval, "how often automatically paused activations are re-checked and resumed when they work again")
 }
 
 func runFlags(fs *flag.FlagSet, o *cmdOptions) {
@@ -55,8 +56,8 @@ func cmdServe(ctx context.Context, e *env, _ *flag.FlagSet, pos []string) error 
 	if len(pos) > 0 {
 		return usagef("serve takes no arguments, got %q", strings.Join(pos, " "))
 	}
-	if e.opts.poll <= 0 || e.opts.concurrency <= 0 || e.opts.leaseTTL <= 0 {
-		return usagef("--poll, --concurrency and --lease-ttl must be positive")
+	if e.opts.poll <= 0 || e.opts.concurrency <= 0 || e.opts.leaseTTL <= 0 || e.opts.checkEvery <= 0 {
+		return usagef("--poll, --concurrency, --lease-ttl and --check-interval must be positive")
 	}
 	if _, err := e.logger(io.Discard); err != nil {
 		return err
@@ -70,7 +71,7 @@ func cmdServe(ctx context.Context, e *env, _ *flag.FlagSet, pos []string) error 
 	if err != nil {
 		return err
 	}
-	return r.Serve(ctx, runner.ServeOptions{Addr: e.opts.addr, Poll: e.opts.poll, Concurrency: e.opts.concurrency})
+	return r.Serve(ctx, runner.ServeOptions{Addr: e.opts.addr, Poll: e.opts.poll, Concurrency: e.opts.concurrency, CheckInterval: e.opts.checkEvery})
 }
 
 func cmdRun(ctx context.Context, e *env, _ *flag.FlagSet, pos []string) error {
@@ -316,7 +317,7 @@ func cmdActivations(ctx context.Context, e *env, _ *flag.FlagSet, pos []string) 
 				last = runs[0].Status + " at " + runs[0].StartedAt.UTC().Format("2006-01-02 15:04:05")
 			}
 			fmt.Fprintf(tw, "%s/%s\t%s\t%s.%s\t%s\t%s\t%s\t%s\t%s\n", ws.Name, a.Name, from, to, a.Service,
-				a.SyncMode, schedule(a.Schedule), state(&a), next, last)
+				a.SyncMode, a.Schedule.Describe(), state(&a), next, last)
 		}
 	}
 	if n == 0 {
@@ -345,28 +346,6 @@ func activationSource(ctx context.Context, st catalog.Store, a *catalog.Activati
 		return "", err
 	}
 	return "model " + m.Name, nil
-}
-
-func schedule(s catalog.Schedule) string {
-	if s.Type == catalog.ScheduleInterval && s.Every > 0 {
-		return "every " + shortDuration(s.Every)
-	}
-	if s.Type == "" {
-		return catalog.ScheduleManual
-	}
-	return s.Type
-}
-
-// shortDuration prints 15m0s as 15m and 4h0m0s as 4h.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 func state(a *catalog.Activation) string {
