@@ -8,9 +8,9 @@ import (
 	"sync"
 	"time"
 
+	"dinmo/alert"
 	"dinmo/catalog"
 	"dinmo/connectors/httpx"
-	"dinmo/alert"
 )
 
 // alertTimeout bounds the delivery of one event's alerts (the senders retry within it).

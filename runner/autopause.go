@@ -7,11 +7,11 @@ import (
 	"log/slog"
 	"time"
 
+	"dinmo/alert"
 	"dinmo/catalog"
 	"dinmo/connectors"
 	"dinmo/connectors/destination"
 	"dinmo/connectors/warehouse"
-	"dinmo/alert"
 )
 
 // Entities an automatic pause can blame (spec §6.8: the UI says which entity type is at

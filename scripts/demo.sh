@@ -83,6 +83,26 @@ set -e
 if [ $rc -eq 0 ]; then echo "No changes: the infrastructure matches the configuration."
 else cat "$DEMO/plan.log"; echo "plan was not empty (exit $rc)" >&2; exit 1; fi
 
+say "The full segment builder: examples/ecommerce on a second warehouse"
+echo "Models with relationships and calculated fields; segments with related-model, aggregate,"
+echo "relative-date and membership conditions (see examples/ecommerce/main.tf)."
+"$BIN/dinmo-demo" seed --warehouse "$DEMO/ecommerce.duckdb" --customers 5000 --seed 42
+mkdir -p "$DEMO/ecommerce"
+cp examples/ecommerce/*.tf "$DEMO/ecommerce/"
+$TF -chdir="$DEMO/ecommerce" init -input=false -plugin-dir="$DEMO/plugins" >"$DEMO/ecommerce-init.log" 2>&1 || { cat "$DEMO/ecommerce-init.log"; exit 1; }
+TF_VAR_warehouse_path="$DEMO/ecommerce.duckdb" $TF -chdir="$DEMO/ecommerce" apply -no-color -input=false -auto-approve >"$DEMO/ecommerce-apply.log" 2>&1 || { cat "$DEMO/ecommerce-apply.log"; exit 1; }
+grep -E '^Apply complete' "$DEMO/ecommerce-apply.log"
+echo
+if TF_VAR_warehouse_path="$DEMO/ecommerce.duckdb" $TF -chdir="$DEMO/ecommerce" plan -input=false -detailed-exitcode >"$DEMO/ecommerce-plan.log" 2>&1; then
+  echo "terraform plan after apply: no changes"
+else cat "$DEMO/ecommerce-plan.log"; echo "ecommerce plan was not empty" >&2; exit 1; fi
+echo "The SQL each segment compiles to is in its compiled_sql attribute, e.g.:"
+echo "  $TF -chdir=$DEMO/ecommerce state show dinmo_segment.loyal_shoe_buyers"
+echo
+"$BIN/dinmo-runner" stats ecommerce/loyal_shoe_buyers
+"$BIN/dinmo-runner" breakdown ecommerce/loyal_shoe_buyers --by country
+"$BIN/dinmo-runner" overlap ecommerce/subscribed_europe ecommerce/loyal_shoe_buyers
+
 cat <<EOF
 
 Where to look:
@@ -90,5 +110,5 @@ Where to look:
   run history        DINMO_CATALOG_URL=$DINMO_CATALOG_URL bin/dinmo-runner runs $ACT
   warehouse          $DEMO/warehouse.duckdb  (views in schema dinmo_segments, snapshots in dinmo_delta_storage)
   catalog            $DEMO/catalog.db  (SQLite: objects, runs, audit_log)
-  terraform          $DEMO/work  (state, the quickstart configuration)
+  terraform          $DEMO/work (quickstart), $DEMO/ecommerce (model graph and segment builder)
 EOF
