@@ -300,7 +300,7 @@ func versionOf(binDir string) float64 {
 
 func hasServerBinaries(dir string) bool {
 	for _, name := range []string{"initdb", "pg_ctl"} {
-		fi, err := os.Stat(filepath.Join(dir, name))
+		fi, err := os.Stat(filepath.Join(dir, name)) //nolint:gosec // G703: dir is the operator-set EnvBin or a PostgreSQL install directory; probing it is the point
 		if err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
 			return false
 		}
@@ -324,10 +324,10 @@ func freePort(ctx context.Context) (int, error) {
 
 // tail returns the last lines of a log, enough to diagnose a failed start.
 func tail(s string) string {
-	const max = 4000
+	const limit = 4000
 	s = strings.TrimSpace(s)
-	if len(s) > max {
-		s = "..." + s[len(s)-max:]
+	if len(s) > limit {
+		s = "..." + s[len(s)-limit:]
 	}
 	return s
 }

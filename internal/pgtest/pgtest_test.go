@@ -33,7 +33,9 @@ func TestDSNFreshDatabase(t *testing.T) {
 		if _, err := conn.Exec(ctx, `CREATE TABLE t (id int PRIMARY KEY)`); err != nil {
 			t.Fatalf("create table: %v", err)
 		}
-		conn.Close(ctx)
+		if err := conn.Close(ctx); err != nil {
+			t.Errorf("close connection: %v", err)
+		}
 	}
 }
 
@@ -56,7 +58,8 @@ func TestDSNDroppedOnCleanup(t *testing.T) {
 	}
 	defer func() {
 		if leaked != nil {
-			leaked.Close(ctx)
+			// The forced drop terminated this connection, so closing it may report an error.
+			_ = leaked.Close(ctx)
 		}
 	}()
 	cfg, err := pgx.ParseConfig(dsn)

@@ -123,9 +123,9 @@ type env struct {
 	logs *connectortest.SyncBuffer
 }
 
-func open(t *testing.T, service string, options, settings map[string]any, cfg brazefake.Config) *env {
+func open(t *testing.T, service string, options, settings map[string]any) *env {
 	t.Helper()
-	fake := brazefake.New(t, cfg)
+	fake := brazefake.New(t, brazefake.Config{})
 	st := map[string]any{braze.SettingRESTEndpoint: endpoint}
 	for k, v := range settings {
 		st[k] = v
@@ -171,7 +171,8 @@ func (e *env) wantBodies(t *testing.T, path string, want ...string) {
 	if len(reqs) != len(want) {
 		t.Fatalf("fake received %d requests, want %d", len(reqs), len(want))
 	}
-	for i, r := range reqs {
+	for i, w := range want {
+		r := reqs[i]
 		if r.Path != path {
 			t.Errorf("request %d: path %s, want %s", i, r.Path, path)
 		}
@@ -182,20 +183,23 @@ func (e *env) wantBodies(t *testing.T, path string, want ...string) {
 		if err := json.Unmarshal(r.Body, &got); err != nil {
 			t.Fatal(err)
 		}
-		if err := json.Unmarshal([]byte(want[i]), &exp); err != nil {
+		if err := json.Unmarshal([]byte(w), &exp); err != nil {
 			t.Fatalf("bad expectation %d: %v", i, err)
 		}
 		if !reflect.DeepEqual(got, exp) {
-			t.Errorf("request %d body:\n got %s\nwant %s", i, r.Body, want[i])
+			t.Errorf("request %d body:\n got %s\nwant %s", i, r.Body, w)
 		}
 	}
 }
 
 func wantStatuses(t *testing.T, out []destination.Outcome, want ...destination.Status) {
 	t.Helper()
-	for i, o := range out {
-		if o.Status != want[i] {
-			t.Errorf("record %d: %s (%q), want %s", i, o.Status, o.Reason, want[i])
+	if len(out) != len(want) {
+		t.Fatalf("%d outcomes, want %d", len(out), len(want))
+	}
+	for i, w := range want {
+		if o := out[i]; o.Status != w {
+			t.Errorf("record %d: %s (%q), want %s", i, o.Status, o.Reason, w)
 		}
 	}
 }
@@ -205,7 +209,7 @@ func rec(key string, op destination.Operation, fields map[string]any) destinatio
 }
 
 func TestUserAttributesMapping(t *testing.T) {
-	e := open(t, braze.ServiceUserAttributes, nil, map[string]any{braze.SettingDefaultPhoneRegion: "fr"}, brazefake.Config{})
+	e := open(t, braze.ServiceUserAttributes, nil, map[string]any{braze.SettingDefaultPhoneRegion: "fr"})
 	e.fake.SeedUsers("u2")
 	out := e.apply(t,
 		rec("1", destination.OpUpsert, map[string]any{
@@ -255,7 +259,7 @@ func TestUserAttributesMapping(t *testing.T) {
 func TestUserAttributesReservedFieldFailsBatch(t *testing.T) {
 	for _, name := range []string{"push_token_import", "$revenue", "user_alias"} {
 		t.Run(name, func(t *testing.T) {
-			e := open(t, braze.ServiceUserAttributes, nil, nil, brazefake.Config{})
+			e := open(t, braze.ServiceUserAttributes, nil, nil)
 			_, err := e.dest.Apply(context.Background(), destination.Batch{Records: []destination.Record{
 				rec("1", destination.OpUpsert, map[string]any{"external_id": "u1", name: "x"}),
 			}})
@@ -270,7 +274,7 @@ func TestUserAttributesReservedFieldFailsBatch(t *testing.T) {
 }
 
 func TestCustomEventMapping(t *testing.T) {
-	e := open(t, braze.ServiceTrackEvents, map[string]any{braze.OptionEventName: "order_completed", braze.OptionUpdateExistingOnly: true}, nil, brazefake.Config{})
+	e := open(t, braze.ServiceTrackEvents, map[string]any{braze.OptionEventName: "order_completed", braze.OptionUpdateExistingOnly: true}, nil)
 	e.fake.SeedUsers("u1", "u2")
 	out := e.apply(t,
 		rec("e1", destination.OpEvent, map[string]any{"external_id": "u1", "time": when, "amount": 12.5, "sku": "A1", "at": when}),
@@ -297,7 +301,7 @@ func TestCustomEventMapping(t *testing.T) {
 }
 
 func TestPurchaseMapping(t *testing.T) {
-	e := open(t, braze.ServiceTrackEvents, map[string]any{braze.OptionEventType: braze.EventTypePurchase}, nil, brazefake.Config{})
+	e := open(t, braze.ServiceTrackEvents, map[string]any{braze.OptionEventType: braze.EventTypePurchase}, nil)
 	base := func(extra map[string]any) map[string]any {
 		f := map[string]any{"external_id": "u1", "time": when, "product_id": "basket", "currency": "eur", "price": "19.90"}
 		for k, v := range extra {
@@ -336,7 +340,7 @@ func TestPurchaseMapping(t *testing.T) {
 
 func TestSubscriptionStatusMapping(t *testing.T) {
 	e := open(t, braze.ServiceSubscriptionStatus, map[string]any{braze.OptionSubscriptionGroupID: "grp-sms"},
-		map[string]any{braze.SettingDefaultPhoneRegion: "FR"}, brazefake.Config{})
+		map[string]any{braze.SettingDefaultPhoneRegion: "FR"})
 	out := e.apply(t,
 		rec("1", destination.OpAdd, map[string]any{"external_id": "u1", "email": "ignored@example.com"}),
 		rec("2", destination.OpAdd, map[string]any{"external_id": nil, "email": " Bob@Example.com "}),
@@ -370,7 +374,7 @@ func TestSubscriptionStatusMapping(t *testing.T) {
 }
 
 func TestSubscriptionPartialFailureMapsIndexes(t *testing.T) {
-	e := open(t, braze.ServiceSubscriptionStatus, map[string]any{braze.OptionSubscriptionGroupID: "grp"}, nil, brazefake.Config{})
+	e := open(t, braze.ServiceSubscriptionStatus, map[string]any{braze.OptionSubscriptionGroupID: "grp"}, nil)
 	e.fake.FailNext(1, connectortest.Failure{Reject: map[string]string{"b@example.com": "user is blocklisted"}})
 	out := e.apply(t,
 		rec("1", destination.OpAdd, map[string]any{"email": "a@example.com"}),
@@ -386,7 +390,7 @@ func TestSubscriptionPartialFailureMapsIndexes(t *testing.T) {
 
 func TestUserListsMapping(t *testing.T) {
 	t.Run("default attribute from the activation name", func(t *testing.T) {
-		e := open(t, braze.ServiceUserLists, nil, nil, brazefake.Config{})
+		e := open(t, braze.ServiceUserLists, nil, nil)
 		e.fake.SeedUsers("u1", "u2")
 		out := e.apply(t,
 			rec("1", destination.OpAdd, map[string]any{"external_id": "u1"}),
@@ -409,7 +413,7 @@ func TestUserListsMapping(t *testing.T) {
 		}
 	})
 	t.Run("attribute_name option", func(t *testing.T) {
-		e := open(t, braze.ServiceUserLists, map[string]any{braze.OptionAttributeName: "In Segment: VIP"}, nil, brazefake.Config{})
+		e := open(t, braze.ServiceUserLists, map[string]any{braze.OptionAttributeName: "In Segment: VIP"}, nil)
 		e.apply(t, rec("1", destination.OpAdd, map[string]any{"external_id": "u1"}))
 		e.wantBodies(t, braze.PathUsersTrack, `{"attributes":[{"external_id":"u1","In Segment: VIP":true,"_update_existing_only":true}]}`)
 	})
@@ -432,7 +436,7 @@ func TestSanitizeAttributeName(t *testing.T) {
 }
 
 func TestAllObjectsRefusedRejectsEachRecord(t *testing.T) {
-	e := open(t, braze.ServiceUserAttributes, nil, nil, brazefake.Config{})
+	e := open(t, braze.ServiceUserAttributes, nil, nil)
 	e.fake.FailNext(1, connectortest.Failure{Reject: map[string]string{"u1": "blocked external_id", "u2": "bad attribute"}})
 	out := e.apply(t,
 		rec("1", destination.OpUpsert, map[string]any{"external_id": "u1"}),
@@ -444,15 +448,12 @@ func TestAllObjectsRefusedRejectsEachRecord(t *testing.T) {
 	}
 }
 
-// canned answers every request with one status, headers and body.
-func canned(t *testing.T, status int, body string, hdr map[string]string) (*httptest.Server, *atomic.Int32) {
+// canned answers every request with one status and JSON body.
+func canned(t *testing.T, status int, body string) (*httptest.Server, *atomic.Int32) {
 	t.Helper()
 	var hits atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
-		for k, v := range hdr {
-			w.Header().Set(k, v)
-		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		_, _ = w.Write([]byte(body))
@@ -521,7 +522,7 @@ func TestAnswerMapping(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, _ := canned(t, tc.status, tc.body, nil)
+			srv, _ := canned(t, tc.status, tc.body)
 			dest, logs := openAt(t, braze.ServiceUserAttributes, srv.URL, nil)
 			out, err := dest.Apply(context.Background(), destination.Batch{Records: three})
 			if tc.want == nil {
@@ -548,7 +549,7 @@ func TestAnswerMapping(t *testing.T) {
 }
 
 func TestCredentialErrorMessages(t *testing.T) {
-	srv, _ := canned(t, 403, `{"message":"nope"}`, nil)
+	srv, _ := canned(t, 403, `{"message":"nope"}`)
 	dest, _ := openAt(t, braze.ServiceSubscriptionStatus, srv.URL, map[string]any{braze.OptionSubscriptionGroupID: "g"})
 	_, err := dest.Apply(context.Background(), destination.Batch{Records: []destination.Record{
 		rec("1", destination.OpAdd, map[string]any{"external_id": "u1"}),
@@ -559,7 +560,7 @@ func TestCredentialErrorMessages(t *testing.T) {
 }
 
 func TestRateLimitResetIsHonoured(t *testing.T) {
-	e := open(t, braze.ServiceUserAttributes, nil, nil, brazefake.Config{})
+	e := open(t, braze.ServiceUserAttributes, nil, nil)
 	e.fake.FailNext(1, connectortest.Failure{Status: 429, RetryAfter: "2"})
 	start := time.Now()
 	e.apply(t, rec("1", destination.OpUpsert, map[string]any{"external_id": "u1", "tier": "gold"}))
@@ -627,7 +628,7 @@ func TestCheck(t *testing.T) {
 	})
 	for _, st := range []int{401, 403, 404} {
 		t.Run(fmt.Sprintf("HTTP %d", st), func(t *testing.T) {
-			srv, hits := canned(t, st, `{"message":"no"}`, nil)
+			srv, hits := canned(t, st, `{"message":"no"}`)
 			err := newPlatform().Check(ctx, checkParams(t, srv.URL))
 			if connectors.CategoryOf(err) != connectors.CategoryCredentials || connectors.IsRetryable(err) || hits.Load() != 1 {
 				t.Errorf("err = %v after %d requests, want one request and a permanent credentials error", err, hits.Load())
@@ -635,7 +636,7 @@ func TestCheck(t *testing.T) {
 		})
 	}
 	t.Run("server error is retryable", func(t *testing.T) {
-		srv, _ := canned(t, 503, `{}`, nil)
+		srv, _ := canned(t, 503, `{}`)
 		err := newPlatform().Check(ctx, checkParams(t, srv.URL))
 		if !connectors.IsRetryable(err) {
 			t.Errorf("err = %v, want retryable", err)
@@ -715,7 +716,7 @@ func TestConfigurationErrors(t *testing.T) {
 }
 
 func TestApplyRefusals(t *testing.T) {
-	e := open(t, braze.ServiceUserAttributes, nil, map[string]any{braze.SettingBatchSize: int64(2)}, brazefake.Config{})
+	e := open(t, braze.ServiceUserAttributes, nil, map[string]any{braze.SettingBatchSize: int64(2)})
 	recs := []destination.Record{
 		rec("1", destination.OpUpsert, map[string]any{"external_id": "u1"}),
 		rec("2", destination.OpUpsert, map[string]any{"external_id": "u2"}),

@@ -128,12 +128,15 @@ func (w *Warehouse) QueryColumns(ctx context.Context, query string) ([]warehouse
 	if err != nil {
 		return nil, classify(ctx, fmt.Errorf("duckdb: query columns: %w", err))
 	}
+	defer func() { _ = rows.Close() }()
 	types, err := rows.ColumnTypes()
 	if err != nil {
-		_ = rows.Close()
 		return nil, classify(ctx, fmt.Errorf("duckdb: query columns: %w", err))
 	}
-	if err := rows.Close(); err != nil {
+	// The probe returns no rows; draining it surfaces an error raised while executing.
+	for rows.Next() {
+	}
+	if err := rows.Err(); err != nil {
 		return nil, classify(ctx, fmt.Errorf("duckdb: query columns: %w", err))
 	}
 	return warehouse.ColumnsFromTypes(types, Category), nil

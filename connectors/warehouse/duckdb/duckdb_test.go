@@ -31,20 +31,28 @@ func open(t *testing.T, path string, settings ...any) *Warehouse {
 	t.Helper()
 	cfg := warehouse.Config{Settings: map[string]any{SettingPath: path}}
 	for i := 0; i+1 < len(settings); i += 2 {
-		cfg.Settings[settings[i].(string)] = settings[i+1]
+		key, ok := settings[i].(string)
+		if !ok {
+			t.Fatalf("open: setting name %v is a %T, want string", settings[i], settings[i])
+		}
+		cfg.Settings[key] = settings[i+1]
 	}
 	w, err := New().Open(context.Background(), cfg, nil)
 	if err != nil {
 		t.Fatalf("Open(%s): %v", path, err)
 	}
 	t.Cleanup(func() { _ = w.Close() })
-	return w.(*Warehouse)
+	dw, ok := w.(*Warehouse)
+	if !ok {
+		t.Fatalf("Open(%s) returned a %T, want *Warehouse", path, w)
+	}
+	return dw
 }
 
 func exec(t *testing.T, db *sql.DB, stmts ...string) {
 	t.Helper()
 	for _, s := range stmts {
-		if _, err := db.Exec(s); err != nil {
+		if _, err := db.ExecContext(t.Context(), s); err != nil {
 			t.Fatalf("exec %q: %v", s, err)
 		}
 	}
@@ -141,7 +149,7 @@ func TestSharedHandleRefcount(t *testing.T) {
 	}
 	// The other holders still work.
 	var x int
-	if err := w2.DB().QueryRow("SELECT x FROM t").Scan(&x); err != nil || x != 1 {
+	if err := w2.DB().QueryRowContext(ctx, "SELECT x FROM t").Scan(&x); err != nil || x != 1 {
 		t.Fatalf("query through second holder: %v (x=%d)", err, x)
 	}
 	release3()
@@ -158,10 +166,10 @@ func TestSharedHandleRefcount(t *testing.T) {
 
 	// Closed for real: the file can be opened again, read-only this time, and keeps its data.
 	w4 := open(t, path, SettingReadOnly, true)
-	if err := w4.DB().QueryRow("SELECT x FROM t").Scan(&x); err != nil || x != 1 {
+	if err := w4.DB().QueryRowContext(ctx, "SELECT x FROM t").Scan(&x); err != nil || x != 1 {
 		t.Fatalf("reopened read-only: %v (x=%d)", err, x)
 	}
-	_, err = w4.DB().Exec("CREATE TABLE u (a INTEGER)")
+	_, err = w4.DB().ExecContext(ctx, "CREATE TABLE u (a INTEGER)")
 	if err == nil {
 		t.Error("write to a read-only database succeeded")
 	}
@@ -223,7 +231,7 @@ func TestSharedConcurrentOpenClose(t *testing.T) {
 					errs <- err
 					return
 				}
-				if _, err := db.Exec("INSERT INTO t VALUES ($1)", g); err != nil {
+				if _, err := db.ExecContext(t.Context(), "INSERT INTO t VALUES ($1)", g); err != nil {
 					errs <- fmt.Errorf("insert: %w", err)
 				}
 				release()
@@ -240,7 +248,7 @@ func TestSharedConcurrentOpenClose(t *testing.T) {
 	}
 	w := open(t, path)
 	var n int
-	if err := w.DB().QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil || n != goroutines*rounds {
+	if err := w.DB().QueryRowContext(t.Context(), "SELECT count(*) FROM t").Scan(&n); err != nil || n != goroutines*rounds {
 		t.Errorf("rows = %d (%v), want %d", n, err, goroutines*rounds)
 	}
 }

@@ -30,7 +30,8 @@ func childOpen(path string) {
 
 func openInChild(t *testing.T, path string) string {
 	t.Helper()
-	cmd := osexec.Command(os.Args[0], "-test.run=^$")
+	// The child is this test binary itself, with fixed arguments; only its environment varies.
+	cmd := osexec.CommandContext(t.Context(), os.Args[0], "-test.run=^$") //nolint:gosec // G204: re-executes the running test binary
 	cmd.Env = append(os.Environ(), childPathEnv+"="+path)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

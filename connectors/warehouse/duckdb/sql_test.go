@@ -21,7 +21,7 @@ func TestQuotingRoundTrip(t *testing.T) {
 	d := w.Dialect()
 	for _, s := range dialecttest.Strings {
 		var got string
-		if err := w.DB().QueryRow("SELECT " + d.QuoteString(s)).Scan(&got); err != nil {
+		if err := w.DB().QueryRowContext(t.Context(), "SELECT "+d.QuoteString(s)).Scan(&got); err != nil {
 			t.Errorf("SELECT %s: %v", d.QuoteString(s), err)
 			continue
 		}
@@ -52,7 +52,7 @@ func TestLiterals(t *testing.T) {
 	d := w.Dialect()
 	var date, ts time.Time
 	q := "SELECT " + d.DateLiteral("2024-02-29") + ", " + d.TimestampLiteral("2024-01-02T03:04:05.123456+02:00")
-	if err := w.DB().QueryRow(q).Scan(&date, &ts); err != nil {
+	if err := w.DB().QueryRowContext(t.Context(), q).Scan(&date, &ts); err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
 	if !date.Equal(time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC)) {
@@ -62,19 +62,19 @@ func TestLiterals(t *testing.T) {
 		t.Errorf("timestamp = %v", ts)
 	}
 	var n int
-	if err := w.DB().QueryRow("SELECT count(*) FROM range(3) WHERE " + d.TimestampLiteral("2024-01-01") + " < now()").Scan(&n); err != nil || n != 3 {
+	if err := w.DB().QueryRowContext(t.Context(), "SELECT count(*) FROM range(3) WHERE "+d.TimestampLiteral("2024-01-01")+" < now()").Scan(&n); err != nil || n != 3 {
 		t.Errorf("timestamp literal compared with now(): %d, %v", n, err)
 	}
 	// An invalid date stays a quoted literal that DuckDB rejects.
-	if _, err := w.DB().Exec("SELECT " + d.DateLiteral("x'; DROP TABLE t; --")); err == nil {
+	if _, err := w.DB().ExecContext(t.Context(), "SELECT "+d.DateLiteral("x'; DROP TABLE t; --")); err == nil {
 		t.Error("invalid date literal accepted")
 	}
 	var text string
-	if err := w.DB().QueryRow("SELECT " + d.CastText("DATE '2024-01-02' + 1")).Scan(&text); err != nil || text != "2024-01-03" {
+	if err := w.DB().QueryRowContext(t.Context(), "SELECT "+d.CastText("DATE '2024-01-02' + 1")).Scan(&text); err != nil || text != "2024-01-03" {
 		t.Errorf("CastText = %q, %v", text, err)
 	}
 	var p1, p2 string
-	if err := w.DB().QueryRow("SELECT "+d.Placeholder(2)+"::VARCHAR, "+d.Placeholder(1)+"::VARCHAR", "one", "two").Scan(&p1, &p2); err != nil || p1 != "two" || p2 != "one" {
+	if err := w.DB().QueryRowContext(t.Context(), "SELECT "+d.Placeholder(2)+"::VARCHAR, "+d.Placeholder(1)+"::VARCHAR", "one", "two").Scan(&p1, &p2); err != nil || p1 != "two" || p2 != "one" {
 		t.Errorf("placeholders: %q %q %v", p1, p2, err)
 	}
 }
@@ -94,7 +94,7 @@ func TestRowHash(t *testing.T) {
 	cols := []string{`"id"`, `"email"`, `"score"`, `"born"`, `"seen"`, `"vip"`, `"note"`, `"amount"`, `"tags"`}
 	hashes := func() map[int]uint64 {
 		t.Helper()
-		rows, err := w.DB().Query("SELECT id, " + d.RowHash(cols) + " FROM people")
+		rows, err := w.DB().QueryContext(t.Context(), "SELECT id, "+d.RowHash(cols)+" FROM people")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,8 +127,8 @@ func TestRowHash(t *testing.T) {
 		}
 		return out
 	}
-	if err := w.DB().QueryRow("SELECT count(*) FROM people p JOIN copy c USING (id) WHERE " +
-		d.RowHash(prefixed("p")) + " <> " + d.RowHash(prefixed("c"))).Scan(&mismatches); err != nil {
+	if err := w.DB().QueryRowContext(t.Context(), "SELECT count(*) FROM people p JOIN copy c USING (id) WHERE "+
+		d.RowHash(prefixed("p"))+" <> "+d.RowHash(prefixed("c"))).Scan(&mismatches); err != nil {
 		t.Fatal(err)
 	}
 	if mismatches != 0 {
@@ -172,7 +172,7 @@ func TestRowHash(t *testing.T) {
 	}
 	for _, p := range pairs {
 		var a, b uint64
-		if err := w.DB().QueryRow("SELECT "+p[0]+", "+p[1]).Scan(&a, &b); err != nil {
+		if err := w.DB().QueryRowContext(t.Context(), "SELECT "+p[0]+", "+p[1]).Scan(&a, &b); err != nil {
 			t.Fatal(err)
 		}
 		if a == b {
@@ -180,11 +180,11 @@ func TestRowHash(t *testing.T) {
 		}
 	}
 	var same bool
-	if err := w.DB().QueryRow("SELECT hash(NULL::VARCHAR) = hash(NULL::INTEGER) AND hash(1::INTEGER) = hash(1::BIGINT)").Scan(&same); err != nil || !same {
+	if err := w.DB().QueryRowContext(t.Context(), "SELECT hash(NULL::VARCHAR) = hash(NULL::INTEGER) AND hash(1::INTEGER) = hash(1::BIGINT)").Scan(&same); err != nil || !same {
 		t.Errorf("NULLs of any type and integers of any width hash alike: %v %v", same, err)
 	}
 	var zero uint64
-	if err := w.DB().QueryRow("SELECT " + d.RowHash(nil)).Scan(&zero); err != nil || zero != 0 {
+	if err := w.DB().QueryRowContext(t.Context(), "SELECT "+d.RowHash(nil)).Scan(&zero); err != nil || zero != 0 {
 		t.Errorf("empty RowHash = %d, %v", zero, err)
 	}
 }
@@ -220,6 +220,12 @@ func TestNormalizeDuckDBValues(t *testing.T) {
 		ptrs[i] = &vals[i]
 	}
 	if err := rows.Scan(ptrs...); err != nil {
+		t.Fatal(err)
+	}
+	if rows.Next() {
+		t.Fatal("more than one row")
+	}
+	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]any{

@@ -68,13 +68,17 @@ func openPG(t *testing.T, cfg warehouse.Config) *Warehouse {
 		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() { _ = w.Close() })
-	return w.(*Warehouse)
+	pw, ok := w.(*Warehouse)
+	if !ok {
+		t.Fatalf("Open returned a %T, want *Warehouse", w)
+	}
+	return pw
 }
 
 func exec(t *testing.T, db *sql.DB, stmts ...string) {
 	t.Helper()
 	for _, s := range stmts {
-		if _, err := db.Exec(s); err != nil {
+		if _, err := db.ExecContext(t.Context(), s); err != nil {
 			t.Fatalf("exec %q: %v", s, err)
 		}
 	}
@@ -102,7 +106,8 @@ func TestOpenConfigurationErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := New().Open(context.Background(), warehouse.Config{Settings: tt.settings, Credentials: map[string]string{CredentialPassword: "pw-in-config"}}, nil)
+			creds := map[string]string{CredentialPassword: "pw-in-config"} //nolint:gosec // G101: fake password, asserted never to appear in errors
+			_, err := New().Open(context.Background(), warehouse.Config{Settings: tt.settings, Credentials: creds}, nil)
 			if err == nil {
 				t.Fatal("Open succeeded")
 			}
@@ -122,11 +127,16 @@ func TestOpenConfigurationErrors(t *testing.T) {
 }
 
 func TestConnectionRefused(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	l, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
+	addr, ok := l.Addr().(*net.TCPAddr)
+	if !ok {
+		t.Fatalf("listener address %v is a %T, want *net.TCPAddr", l.Addr(), l.Addr())
+	}
+	port := addr.Port
 	_ = l.Close()
 	cfg := warehouse.Config{
 		Settings: map[string]any{SettingHost: "127.0.0.1", SettingPort: int64(port), SettingDatabase: "d", SettingUser: "u",
@@ -149,8 +159,12 @@ func TestOpenPingAndSession(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	cfg := configFromDSN(t, dsn)
 	// Database defaults must not leak into dinmo's sessions.
+	database, ok := cfg.Settings[SettingDatabase].(string)
+	if !ok {
+		t.Fatalf("database setting is a %T, want string", cfg.Settings[SettingDatabase])
+	}
 	admin := openPG(t, cfg)
-	exec(t, admin.DB(), "ALTER DATABASE "+admin.Dialect().QuoteIdent(cfg.Settings[SettingDatabase].(string))+
+	exec(t, admin.DB(), "ALTER DATABASE "+admin.Dialect().QuoteIdent(database)+
 		" SET timezone = 'America/New_York'")
 	_ = admin.Close()
 
@@ -163,7 +177,7 @@ func TestOpenPingAndSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	var tz, dateStyle, scs, app string
-	if err := w.DB().QueryRow("SELECT current_setting('TimeZone'), current_setting('DateStyle'), current_setting('standard_conforming_strings'), current_setting('application_name')").
+	if err := w.DB().QueryRowContext(t.Context(), "SELECT current_setting('TimeZone'), current_setting('DateStyle'), current_setting('standard_conforming_strings'), current_setting('application_name')").
 		Scan(&tz, &dateStyle, &scs, &app); err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +225,7 @@ func TestBadPassword(t *testing.T) {
 	exec(t, admin.DB(),
 		"DROP ROLE IF EXISTS "+role,
 		"CREATE ROLE "+role+" LOGIN PASSWORD "+admin.Dialect().QuoteString(goodPassword))
-	t.Cleanup(func() { _, _ = admin.DB().Exec("DROP ROLE IF EXISTS " + role) })
+	t.Cleanup(func() { _, _ = admin.DB().ExecContext(context.Background(), "DROP ROLE IF EXISTS "+role) })
 
 	userCfg := func(password string) warehouse.Config {
 		c := configFromDSN(t, dsn)
@@ -267,7 +281,7 @@ func TestBadPassword(t *testing.T) {
 func requirePasswordAuth(t *testing.T, admin *Warehouse, role string) {
 	t.Helper()
 	var hbaFile string
-	if err := admin.DB().QueryRow("SHOW hba_file").Scan(&hbaFile); err != nil {
+	if err := admin.DB().QueryRowContext(t.Context(), "SHOW hba_file").Scan(&hbaFile); err != nil {
 		t.Fatal(err)
 	}
 	lines := []string{
@@ -286,7 +300,7 @@ func requirePasswordAuth(t *testing.T, admin *Warehouse, role string) {
 		"COPY (SELECT unnest(ARRAY["+strings.Join(quoted, ", ")+"])) TO "+d.QuoteString(hbaFile),
 		"SELECT pg_reload_conf()")
 	var bad int
-	if err := admin.DB().QueryRow("SELECT count(*) FROM pg_hba_file_rules WHERE error IS NOT NULL").Scan(&bad); err != nil || bad != 0 {
+	if err := admin.DB().QueryRowContext(t.Context(), "SELECT count(*) FROM pg_hba_file_rules WHERE error IS NOT NULL").Scan(&bad); err != nil || bad != 0 {
 		t.Fatalf("pg_hba.conf rewrite: %d bad rules, %v", bad, err)
 	}
 }
@@ -338,7 +352,7 @@ func TestQueryColumns(t *testing.T) {
 		t.Error("QueryColumns accepted a data-modifying query")
 	}
 	var n int
-	if err := w.DB().QueryRow("SELECT count(*) FROM counter").Scan(&n); err != nil || n != 0 {
+	if err := w.DB().QueryRowContext(t.Context(), "SELECT count(*) FROM counter").Scan(&n); err != nil || n != 0 {
 		t.Errorf("QueryColumns wrote %d rows (%v)", n, err)
 	}
 
@@ -371,12 +385,12 @@ func TestQueryColumns(t *testing.T) {
 		t.Errorf("counter table dropped or missing: %v %v", ok, err)
 	}
 	// A query blocked on a lock past its deadline fails as a retryable timeout.
-	locker, err := w.DB().Begin()
+	locker, err := w.DB().BeginTx(t.Context(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = locker.Rollback() }()
-	if _, err := locker.Exec("LOCK TABLE counter IN ACCESS EXCLUSIVE MODE"); err != nil {
+	if _, err := locker.ExecContext(t.Context(), "LOCK TABLE counter IN ACCESS EXCLUSIVE MODE"); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)

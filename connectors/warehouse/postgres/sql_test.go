@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -64,7 +65,7 @@ func TestLiterals(t *testing.T) {
 	d := w.Dialect()
 	var date, ts time.Time
 	q := "SELECT " + d.DateLiteral("2024-02-29") + ", " + d.TimestampLiteral("2024-01-02T03:04:05.123456+02:00")
-	if err := w.DB().QueryRow(q).Scan(&date, &ts); err != nil {
+	if err := w.DB().QueryRowContext(t.Context(), q).Scan(&date, &ts); err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
 	if !date.Equal(time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC)) {
@@ -73,15 +74,15 @@ func TestLiterals(t *testing.T) {
 	if !ts.Equal(time.Date(2024, 1, 2, 1, 4, 5, 123456000, time.UTC)) {
 		t.Errorf("timestamp = %v", ts)
 	}
-	if _, err := w.DB().Exec("SELECT " + d.DateLiteral("x'; DROP TABLE t; --")); err == nil {
+	if _, err := w.DB().ExecContext(t.Context(), "SELECT "+d.DateLiteral("x'; DROP TABLE t; --")); err == nil {
 		t.Error("invalid date literal accepted")
 	}
 	var text string
-	if err := w.DB().QueryRow("SELECT " + d.CastText("DATE '2024-01-02' + 1")).Scan(&text); err != nil || text != "2024-01-03" {
+	if err := w.DB().QueryRowContext(t.Context(), "SELECT "+d.CastText("DATE '2024-01-02' + 1")).Scan(&text); err != nil || text != "2024-01-03" {
 		t.Errorf("CastText = %q, %v", text, err)
 	}
 	var p1, p2 string
-	if err := w.DB().QueryRow("SELECT "+d.Placeholder(2)+"::text, "+d.Placeholder(1)+"::text", "one", "two").Scan(&p1, &p2); err != nil || p1 != "two" || p2 != "one" {
+	if err := w.DB().QueryRowContext(t.Context(), "SELECT "+d.Placeholder(2)+"::text, "+d.Placeholder(1)+"::text", "one", "two").Scan(&p1, &p2); err != nil || p1 != "two" || p2 != "one" {
 		t.Errorf("placeholders: %q %q %v", p1, p2, err)
 	}
 }
@@ -102,7 +103,7 @@ func TestRowHash(t *testing.T) {
 	query := "SELECT id, " + d.RowHash(cols) + " FROM people"
 	hashes := func(w *Warehouse) map[int]int64 {
 		t.Helper()
-		rows, err := w.DB().Query(query)
+		rows, err := w.DB().QueryContext(t.Context(), query)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +166,7 @@ func TestRowHash(t *testing.T) {
 	}
 	for _, p := range pairs {
 		var a, b int64
-		if err := w.DB().QueryRow("SELECT "+d.RowHash(p[0])+", "+d.RowHash(p[1])).Scan(&a, &b); err != nil {
+		if err := w.DB().QueryRowContext(t.Context(), "SELECT "+d.RowHash(p[0])+", "+d.RowHash(p[1])).Scan(&a, &b); err != nil {
 			t.Fatal(err)
 		}
 		if a == b {
@@ -198,8 +199,8 @@ func TestReplaceView(t *testing.T) {
 		"INSERT INTO public.people VALUES (1, 'a@x', 30), (2, 'b@x', 10)",
 		"DROP ROLE IF EXISTS dinmo_reader", "CREATE ROLE dinmo_reader")
 	t.Cleanup(func() {
-		_, _ = w.DB().Exec("DROP OWNED BY dinmo_reader")
-		_, _ = w.DB().Exec("DROP ROLE IF EXISTS dinmo_reader")
+		_, _ = w.DB().ExecContext(context.Background(), "DROP OWNED BY dinmo_reader")
+		_, _ = w.DB().ExecContext(context.Background(), "DROP ROLE IF EXISTS dinmo_reader")
 	})
 
 	// Create, then replace with compatible columns (the fast path).
@@ -219,7 +220,7 @@ func TestReplaceView(t *testing.T) {
 
 	// A column changes type and one appears in the middle: CREATE OR REPLACE VIEW refuses,
 	// ReplaceView recreates the view and its dependents.
-	if _, err := w.DB().Exec(d.CreateOrReplaceView(seg, "model_people", "SELECT id, 'x' AS source, email, age::bigint AS age FROM public.people")); err == nil {
+	if _, err := w.DB().ExecContext(t.Context(), d.CreateOrReplaceView(seg, "model_people", "SELECT id, 'x' AS source, email, age::bigint AS age FROM public.people")); err == nil {
 		t.Fatal("PostgreSQL accepted a column change in CREATE OR REPLACE VIEW; the test premise is wrong")
 	}
 	if err := warehouse.ReplaceView(ctx, w, seg, "model_people", "SELECT id, 'x' AS source, email, age::bigint AS age FROM public.people"); err != nil {
@@ -228,26 +229,13 @@ func TestReplaceView(t *testing.T) {
 	if got, want := columnsOf(t, w, seg, "model_people"), []string{"id:int4", "source:text", "email:text", "age:int8"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("model columns = %v, want %v", got, want)
 	}
-	var ids []int
-	rows, err := w.DB().Query("SELECT id FROM " + nested)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var id int
-		if err := rows.Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, id)
-	}
-	_ = rows.Close()
-	if !reflect.DeepEqual(ids, []int{1}) {
+	if ids := queryIDs(t, w.DB(), "SELECT id FROM "+nested); !reflect.DeepEqual(ids, []int{1}) {
 		t.Errorf("nested dependent view returns %v, want [1]", ids)
 	}
 	var modelGrant, segGrant, nestedPublic bool
 	var modelComment, segComment string
 	var options string
-	if err := w.DB().QueryRow(`SELECT has_table_privilege('dinmo_reader', $1, 'SELECT'), has_table_privilege('dinmo_reader', $2, 'SELECT'),
+	if err := w.DB().QueryRowContext(t.Context(), `SELECT has_table_privilege('dinmo_reader', $1, 'SELECT'), has_table_privilege('dinmo_reader', $2, 'SELECT'),
   has_table_privilege('public', $3, 'SELECT'), obj_description($1::regclass, 'pg_class'), obj_description($2::regclass, 'pg_class'),
   array_to_string((SELECT reloptions FROM pg_class WHERE oid = $2::regclass), ',')`,
 		model, segment, nested).Scan(&modelGrant, &segGrant, &nestedPublic, &modelComment, &segComment, &options); err != nil {
@@ -258,7 +246,7 @@ func TestReplaceView(t *testing.T) {
 	}
 
 	// Removing a column a dependent view uses fails, naming it, and changes nothing.
-	err = warehouse.ReplaceView(ctx, w, seg, "model_people", "SELECT id, age FROM public.people")
+	err := warehouse.ReplaceView(ctx, w, seg, "model_people", "SELECT id, age FROM public.people")
 	if err == nil {
 		t.Fatal("ReplaceView dropped a column a dependent view needs")
 	}
@@ -304,7 +292,7 @@ func TestNormalizePostgresValues(t *testing.T) {
   'fe2bcfa8-2c82-44da-b52c-d776597f2746'::uuid o, NULL p, NULL::text q, '{"j": [1, "x"]}'::json r,
   '{"k": true}'::jsonb s, '\x616263'::bytea t, TIME '13:04:05' u, interval '1 day 02:00:00' v,
   ARRAY[1, 2] w, 'Infinity'::float8 x`
-	rows, err := w.DB().Query(q)
+	rows, err := w.DB().QueryContext(t.Context(), q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,6 +310,12 @@ func TestNormalizePostgresValues(t *testing.T) {
 		ptrs[i] = &vals[i]
 	}
 	if err := rows.Scan(ptrs...); err != nil {
+		t.Fatal(err)
+	}
+	if rows.Next() {
+		t.Fatal("more than one row")
+	}
+	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]any{
@@ -349,4 +343,26 @@ func TestNormalizePostgresValues(t *testing.T) {
 			t.Errorf("%s: not JSON-encodable: %v", ct.Name(), err)
 		}
 	}
+}
+
+// queryIDs returns the single integer column of every row query returns.
+func queryIDs(t *testing.T, db *sql.DB, query string) []int {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ids []int
+	for rows.Next() {
+		var id int
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return ids
 }

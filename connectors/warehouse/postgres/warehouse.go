@@ -72,16 +72,8 @@ func (w *Warehouse) QueryColumns(ctx context.Context, query string) ([]warehouse
 	}
 	defer func() { _ = tx.Rollback() }()
 
-	rows, err := tx.QueryContext(ctx, warehouse.ColumnsProbe(query))
+	types, err := probeColumnTypes(ctx, tx, query)
 	if err != nil {
-		return nil, w.opError("query columns", err)
-	}
-	types, err := rows.ColumnTypes()
-	if err != nil {
-		_ = rows.Close()
-		return nil, w.opError("query columns", err)
-	}
-	if err := rows.Close(); err != nil {
 		return nil, w.opError("query columns", err)
 	}
 	cols := warehouse.ColumnsFromTypes(types, Category)
@@ -101,6 +93,27 @@ func (w *Warehouse) QueryColumns(ctx context.Context, query string) ([]warehouse
 		}
 	}
 	return cols, nil
+}
+
+// probeColumnTypes runs query wrapped in LIMIT 0 and returns its result column types. The rows
+// are drained and closed before it returns, so the transaction is free for the next statement.
+func probeColumnTypes(ctx context.Context, tx *sql.Tx, query string) ([]*sql.ColumnType, error) {
+	rows, err := tx.QueryContext(ctx, warehouse.ColumnsProbe(query))
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	types, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, err
+	}
+	// The probe returns no rows; draining it surfaces an error raised while executing.
+	for rows.Next() {
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return types, rows.Close()
 }
 
 // resolveTypes names the columns whose type pgx reported by OID, and categorises enums as
@@ -290,7 +303,9 @@ func (w *Warehouse) recreateView(ctx context.Context, tx *sql.Tx, schema, name, 
 		return w.opError(op, err)
 	}
 	for _, d := range deps {
-		stmt := "CREATE VIEW " + w.dialect.Qualified(d.schema, d.name)
+		// DDL cannot take bind parameters: the name is quoted by the dialect, the options were
+		// checked against optionPattern and the definition is PostgreSQL's own pg_get_viewdef.
+		stmt := "CREATE VIEW " + w.dialect.Qualified(d.schema, d.name) //nolint:gosec // G202: quoted identifiers, validated options, server-rendered definition
 		if len(d.options) > 0 {
 			stmt += " WITH (" + strings.Join(d.options, ", ") + ")"
 		}
@@ -368,24 +383,8 @@ SELECT ` + viewColumns + `
 FROM ordered o JOIN pg_catalog.pg_class c ON c.oid = o.oid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 ORDER BY o.depth, n.nspname, c.relname`
-	rows, err := tx.QueryContext(ctx, q, oid)
+	views, err := queryViews(ctx, tx, q, oid)
 	if err != nil {
-		return nil, err
-	}
-	var views []viewInfo
-	for rows.Next() {
-		v, err := scanView(rows)
-		if err != nil {
-			_ = rows.Close()
-			return nil, err
-		}
-		views = append(views, v)
-	}
-	if err := rows.Err(); err != nil {
-		_ = rows.Close()
-		return nil, err
-	}
-	if err := rows.Close(); err != nil {
 		return nil, err
 	}
 	for i := range views {
@@ -394,6 +393,28 @@ ORDER BY o.depth, n.nspname, c.relname`
 		}
 	}
 	return views, nil
+}
+
+// queryViews runs a query selecting viewColumns and scans every row. The rows are closed before
+// it returns, so the caller can issue further statements on tx.
+func queryViews(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]viewInfo, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	var views []viewInfo
+	for rows.Next() {
+		v, err := scanView(rows)
+		if err != nil {
+			return nil, err
+		}
+		views = append(views, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return views, rows.Close()
 }
 
 // loadGrants returns the privileges granted on a relation to roles other than its owner.
@@ -435,7 +456,9 @@ func (w *Warehouse) restoreMetadata(ctx context.Context, tx *sql.Tx, v viewInfo)
 		if g.grantee != "" {
 			grantee = w.dialect.QuoteIdent(g.grantee)
 		}
-		stmt := "GRANT " + g.privilege + " ON " + target + " TO " + grantee
+		// GRANT cannot take bind parameters: the privilege was checked against privilegePattern
+		// and the target and grantee are quoted by the dialect.
+		stmt := "GRANT " + g.privilege + " ON " + target + " TO " + grantee //nolint:gosec // G202: validated privilege, quoted identifiers
 		if g.grantable {
 			stmt += " WITH GRANT OPTION"
 		}

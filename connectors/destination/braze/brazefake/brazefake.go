@@ -40,7 +40,7 @@ import (
 )
 
 // DefaultAPIKey is the REST API key the fake accepts unless Config.APIKey says otherwise.
-const DefaultAPIKey = "braze-fake-rest-api-key-0123"
+const DefaultAPIKey = "braze-fake-rest-api-key-0123" //nolint:gosec // G101: the fake's published test key, not a real credential
 
 // Paths served.
 const (

@@ -56,6 +56,28 @@ func post(t *testing.T, s *brazefake.Server, path, body string) answer {
 	return send(t, s, http.MethodPost, path, body, nil)
 }
 
+// minorErrors returns the "errors" array of an answer (none when absent), failing the test if
+// an entry is not an object.
+func minorErrors(t *testing.T, body map[string]any) []map[string]any {
+	t.Helper()
+	raw, _ := body["errors"].([]any)
+	out := make([]map[string]any, len(raw))
+	for i, e := range raw {
+		m, ok := e.(map[string]any)
+		if !ok {
+			t.Fatalf("errors[%d] = %v (%T), want an object", i, e, e)
+		}
+		out[i] = m
+	}
+	return out
+}
+
+// str returns v if it is a string, else "" (which no expected substring matches).
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
 func TestContractViolationsAreRefused(t *testing.T) {
 	track, sub := brazefake.PathUsersTrack, brazefake.PathSubscriptionStatusSet
 	attr := func(o string) string { return `{"attributes":[` + o + `]}` }
@@ -129,8 +151,8 @@ func TestContractViolationsAreRefused(t *testing.T) {
 				t.Errorf("no violation recorded")
 			}
 			if tc.minor != "" {
-				errs, _ := a.body["errors"].([]any)
-				if len(errs) != 1 || !strings.Contains(errs[0].(map[string]any)["type"].(string), tc.minor) {
+				errs := minorErrors(t, a.body)
+				if len(errs) != 1 || !strings.Contains(str(errs[0]["type"]), tc.minor) {
 					t.Errorf("errors = %v, want one minor error containing %q", a.body["errors"], tc.minor)
 				}
 			}
@@ -202,12 +224,12 @@ func TestStateAndAnswers(t *testing.T) {
 	if a.status != 201 || a.body["message"] != "success" || a.body["attributes_processed"] != float64(3) {
 		t.Fatalf("answer %d %v", a.status, a.body)
 	}
-	errs, _ := a.body["errors"].([]any)
+	errs := minorErrors(t, a.body)
 	if len(errs) != 1 {
 		t.Fatalf("errors = %v", a.body["errors"])
 	}
-	e := errs[0].(map[string]any)
-	if e["input_array"] != "attributes" || e["index"] != float64(3) || !strings.Contains(e["type"].(string), "valid email") {
+	e := errs[0]
+	if e["input_array"] != "attributes" || e["index"] != float64(3) || !strings.Contains(str(e["type"]), "valid email") {
 		t.Errorf("minor error = %v", e)
 	}
 	if len(s.Violations()) != 0 {
@@ -266,12 +288,12 @@ func TestScriptedFailures(t *testing.T) {
 		s := brazefake.New(t, brazefake.Config{})
 		s.FailNext(1, connectortest.Failure{Reject: map[string]string{"b": "blocked"}, Retry: map[string]string{"c": "busy"}})
 		a := post(t, s, brazefake.PathUsersTrack, `{"attributes":[{"external_id":"a","x":1},{"external_id":"b","x":1},{"external_id":"c","x":1}]}`)
-		errs, _ := a.body["errors"].([]any)
+		errs := minorErrors(t, a.body)
 		if a.status != 201 || len(errs) != 2 {
 			t.Fatalf("answer %d %v", a.status, a.body)
 		}
-		e1, e2 := errs[0].(map[string]any), errs[1].(map[string]any)
-		if e1["type"] != "blocked" || e1["index"] != float64(1) || e2["index"] != float64(2) || !strings.Contains(e2["type"].(string), "try again") {
+		e1, e2 := errs[0], errs[1]
+		if e1["type"] != "blocked" || e1["index"] != float64(1) || e2["index"] != float64(2) || !strings.Contains(str(e2["type"]), "try again") {
 			t.Errorf("errors = %v", errs)
 		}
 		if got := s.Keys(); !slices.Equal(got, []string{"a"}) {
@@ -291,8 +313,8 @@ func TestScriptedFailures(t *testing.T) {
 		s.FailNext(1, connectortest.Failure{Reject: map[string]string{"y": "unknown user"}})
 		a := post(t, s, brazefake.PathSubscriptionStatusSet,
 			`{"subscription_groups":[{"subscription_group_id":"g","subscription_state":"subscribed","external_ids":["x","y"]}]}`)
-		errs, _ := a.body["errors"].([]any)
-		if a.status != 201 || len(errs) != 1 || errs[0].(map[string]any)["input_array"] != "external_ids" || errs[0].(map[string]any)["index"] != float64(1) {
+		errs := minorErrors(t, a.body)
+		if a.status != 201 || len(errs) != 1 || errs[0]["input_array"] != "external_ids" || errs[0]["index"] != float64(1) {
 			t.Errorf("answer %d %v", a.status, a.body)
 		}
 		if got := s.Keys(); !slices.Equal(got, []string{"x"}) {
