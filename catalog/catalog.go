@@ -278,9 +278,12 @@ type Activation struct {
 	ModelID       string
 	DestinationID string
 	Service       string
-	RunType       string // destination.RunType used for recurring runs (delta or full)
+	RunType       string // destination.RunType used for recurring runs (delta, full or incremental)
 	SyncMode      string // destination.SyncMode
 	Mappings      []Mapping
+	// Lookback is how far before its cursor an incremental run still looks for late events
+	// (whole seconds, stored as such; zero for other run types).
+	Lookback time.Duration
 	// Options are the service options the activation sets (option name to value, of the type
 	// the service declares: string, bool or a whole number), without defaults: the runner
 	// applies the declared defaults when it opens the destination. Stored as JSON, so a number

@@ -422,19 +422,20 @@ func (s *sqlStore) DeleteDestination(ctx context.Context, id string) error {
 
 const activationCols = `id, workspace_id, name, description, segment_id, model_id, destination_id, service, run_type, sync_mode,
 	mappings, options, schedule, enabled, paused, pause_reason, paused_by, full_resync, next_run_at, created_at, updated_at,
-	guards, removals_approved`
+	guards, removals_approved, lookback_seconds`
 
 func scanActivation(sc scanner) (*Activation, error) {
 	var x Activation
 	var segmentID, modelID sql.NullString
 	var mappings, options, schedule, guards string
 	var next sql.NullInt64
-	var c, u int64
+	var c, u, lookback int64
 	if err := sc.Scan(&x.ID, &x.WorkspaceID, &x.Name, &x.Description, &segmentID, &modelID, &x.DestinationID, &x.Service, &x.RunType, &x.SyncMode,
 		&mappings, &options, &schedule, &x.Enabled, &x.Paused, &x.PauseReason, &x.PausedBy, &x.FullResyncRequested, &next, &c, &u,
-		&guards, &x.RemovalsApproved); err != nil {
+		&guards, &x.RemovalsApproved, &lookback); err != nil {
 		return nil, err
 	}
+	x.Lookback = time.Duration(lookback) * time.Second
 	x.SegmentID, x.ModelID = segmentID.String, modelID.String
 	if err := decodeJSON("mappings", mappings, &x.Mappings); err != nil {
 		return nil, err
@@ -485,7 +486,7 @@ var activationKind = &kindDef[Activation]{
 		r.set = []col{{"name", x.Name}, {"description", x.Description}, {"segment_id", nullString(x.SegmentID)}, {"model_id", nullString(x.ModelID)},
 			{"destination_id", x.DestinationID}, {"service", x.Service}, {"run_type", x.RunType}, {"sync_mode", x.SyncMode},
 			{"mappings", mappings}, {"options", options}, {"schedule", schedule}, {"enabled", x.Enabled},
-			{"guards", guards}}
+			{"guards", guards}, {"lookback_seconds", int64(x.Lookback / time.Second)}}
 		r.createOnly = []col{{"paused", x.Paused}, {"pause_reason", x.PauseReason}, {"paused_by", x.PausedBy},
 			{"full_resync", x.FullResyncRequested}, {"next_run_at", nullMicros(x.NextRunAt)}, {"removals_approved", x.RemovalsApproved}}
 		return r, nil
@@ -497,6 +498,9 @@ var activationKind = &kindDef[Activation]{
 		}
 		if (x.SegmentID == "") == (x.ModelID == "") {
 			return fmt.Errorf("invalid activation %q: exactly one of segment_id and model_id must be set", x.Name)
+		}
+		if x.Lookback < 0 || x.Lookback%time.Second != 0 {
+			return fmt.Errorf("invalid activation %q: lookback %s must be zero or more whole seconds", x.Name, x.Lookback)
 		}
 		return nil
 	},

@@ -186,6 +186,12 @@ var migrations = []migration{{
 		`ALTER TABLE activations ADD COLUMN guards TEXT NOT NULL DEFAULT 'null'`,
 		`ALTER TABLE activations ADD COLUMN removals_approved BOOLEAN NOT NULL DEFAULT FALSE`,
 	},
+}, {
+	// Version 5: the lookback window of incremental activations, in whole seconds.
+	version: 5,
+	statements: []string{
+		`ALTER TABLE activations ADD COLUMN lookback_seconds BIGINT NOT NULL DEFAULT 0`,
+	},
 }}
 
 // schemaVersion is the schema version this build migrates the catalog to. A catalog at a newer

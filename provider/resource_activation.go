@@ -99,9 +99,17 @@ func (r *activationResource) Schema(_ context.Context, _ resource.SchemaRequest,
 				Required: true,
 			},
 			"run_type": schema.StringAttribute{
-				MarkdownDescription: "What recurring runs process: `delta` (only what changed since the last run) or `full` (every row, every time). Defaults to `delta`.",
-				Optional:            true, Computed: true, Default: stringdefault.StaticString(string(destination.RunDelta)),
-				Validators: []validator.String{stringvalidator.OneOf(string(destination.RunDelta), string(destination.RunFull))},
+				MarkdownDescription: "What recurring runs process: `delta` (only what changed since the last run), `full` (every row, every time) " +
+					"or `incremental` (events models with a `timestamp_column` only, on services that offer it: each event row is sent exactly once, " +
+					"tracked by a cursor on the timestamp and the primary key; see `lookback`). Defaults to `delta`.",
+				Optional: true, Computed: true, Default: stringdefault.StaticString(string(destination.RunDelta)),
+				Validators: []validator.String{stringvalidator.OneOf(string(destination.RunDelta), string(destination.RunFull), string(destination.RunIncremental))},
+			},
+			"lookback": schema.StringAttribute{
+				MarkdownDescription: "For `run_type = \"incremental\"`: how far before the latest event sent a run still looks for events that " +
+					"arrived late (a duration in whole seconds, such as `\"1h\"` or `\"90m\"`). A late event older than that when it appears is never sent: " +
+					"choose more than the source's worst delay. Raising it later does not reach back before what earlier runs already left behind. Defaults to `\"0s\"`.",
+				Optional: true, Computed: true, Default: stringdefault.StaticString("0s"),
 			},
 			"mappings": schema.MapAttribute{
 				MarkdownDescription: "Destination field → model column. Columns must exist in the model; fields must be ones the service " +
@@ -170,6 +178,24 @@ func (r *activationResource) ValidateConfig(ctx context.Context, req resource.Va
 	if sched, known := scheduleFromObject(cfg.Schedule); known {
 		addScheduleProblems(&resp.Diagnostics, schedule.Validate(sched, true), false)
 	}
+	if !cfg.Lookback.IsNull() && !cfg.Lookback.IsUnknown() {
+		if _, err := parseLookback(cfg.Lookback.ValueString()); err != nil {
+			diagnostics.AddAttributeError(&resp.Diagnostics, path.Root("lookback"), "Invalid Lookback", err.Error(),
+				"Write a duration in whole seconds, such as \"0s\", \"15m\" or \"2h\".", nil)
+		}
+	}
+}
+
+// parseLookback parses the lookback attribute: a Go duration of zero or more whole seconds.
+func parseLookback(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil {
+		return 0, fmt.Errorf("lookback %q is not a duration", v)
+	}
+	if d < 0 || d%time.Second != 0 {
+		return 0, fmt.Errorf("lookback %q must be zero or more whole seconds", v)
+	}
+	return d, nil
 }
 
 // ModifyPlan checks the activation against the catalog when its references are known: the
@@ -261,6 +287,12 @@ func (r *activationResource) validateRefs(ctx context.Context, p activationModel
 		}
 	default:
 		return
+	}
+	if p.RunType.ValueString() == string(destination.RunIncremental) && (m.Type != catalog.ModelEvents || m.TimestampColumn == "") {
+		diagnostics.AddAttributeError(d, path.Root("run_type"), "Unsupported Run Type",
+			fmt.Sprintf("Run type %q sends each event row once, tracked by the model's timestamp: model %q is of type %q%s.",
+				destination.RunIncremental, m.Name, m.Type, map[bool]string{true: " without a timestamp_column", false: ""}[m.TimestampColumn == ""]),
+			"Use an events model with timestamp_column, or run type delta.", nil)
 	}
 	cols := map[string]bool{}
 	var names []string
@@ -650,8 +682,8 @@ func (r *activationResource) sourceOf(ctx context.Context, a *catalog.Activation
 	return m.SourceID, nil
 }
 
-// dropDeltaTables drops the runner's tables of an activation (snapshot, run, checkpoint and
-// rejected records).
+// dropDeltaTables drops the runner's tables of an activation (snapshot, run, checkpoint,
+// rejected records, and the sent events and cursor of incremental runs).
 func (r *activationResource) dropDeltaTables(ctx context.Context, sourceID, activationID string) error {
 	c, err := r.data.openSourceByID(ctx, sourceID)
 	if err != nil {
@@ -663,7 +695,9 @@ func (r *activationResource) dropDeltaTables(ctx context.Context, sourceID, acti
 		return fmt.Errorf("naming the delta tables: %w", err)
 	}
 	var errs []error
-	for _, stmt := range []string{b.DropRun(), b.DropAck(), b.DropSnapshot(), c.Dialect().DropTable(b.Schema(), b.Tables().Rejected)} {
+	inc := b.IncrementalTables()
+	for _, stmt := range []string{b.DropRun(), b.DropAck(), b.DropSnapshot(), c.Dialect().DropTable(b.Schema(), b.Tables().Rejected),
+		c.Dialect().DropTable(b.Schema(), inc.Sent), c.Dialect().DropTable(b.Schema(), inc.Cursor)} {
 		if err := c.exec(c.ctx, stmt); err != nil {
 			errs = append(errs, err)
 		}
@@ -688,6 +722,7 @@ type activationModel struct {
 	Service        types.String `tfsdk:"service"`
 	SyncMode       types.String `tfsdk:"sync_mode"`
 	RunType        types.String `tfsdk:"run_type"`
+	Lookback       types.String `tfsdk:"lookback"`
 	Mappings       types.Map    `tfsdk:"mappings"`
 	ServiceOptions types.Map    `tfsdk:"service_options"`
 	Schedule       types.Object `tfsdk:"schedule"`
@@ -709,6 +744,15 @@ func (p *activationModel) toCatalog(a *catalog.Activation) diag.Diagnostics {
 	a.Service = p.Service.ValueString()
 	a.SyncMode = p.SyncMode.ValueString()
 	a.RunType = p.RunType.ValueString()
+	var d diag.Diagnostics
+	a.Lookback = 0
+	if !p.Lookback.IsNull() && !p.Lookback.IsUnknown() {
+		lb, err := parseLookback(p.Lookback.ValueString())
+		if err != nil {
+			diagnostics.AddAttributeError(&d, path.Root("lookback"), "Invalid Lookback", err.Error(), "Write a duration in whole seconds, such as \"2h\".", nil)
+		}
+		a.Lookback = lb
+	}
 	a.Enabled = p.Enabled.ValueBool()
 	mappings, _ := stringMap(p.Mappings)
 	a.Mappings = nil
@@ -716,7 +760,6 @@ func (p *activationModel) toCatalog(a *catalog.Activation) diag.Diagnostics {
 		a.Mappings = append(a.Mappings, catalog.Mapping{Field: field, Column: mappings[field]})
 	}
 	sched, _ := scheduleFromObject(p.Schedule)
-	var d diag.Diagnostics
 	addScheduleProblems(&d, schedule.Validate(sched, true), false)
 	a.Schedule = sched
 	a.Guards = guardsFromObject(p.Guards)
@@ -737,6 +780,10 @@ func (p *activationModel) fromCatalog(a *catalog.Activation) {
 	p.Service = types.StringValue(a.Service)
 	p.SyncMode = types.StringValue(a.SyncMode)
 	p.RunType = types.StringValue(a.RunType)
+	// The lookback is kept as written ("60m") when it denotes the stored duration.
+	if written, err := parseLookback(p.Lookback.ValueString()); p.Lookback.IsNull() || p.Lookback.IsUnknown() || err != nil || written != a.Lookback {
+		p.Lookback = types.StringValue(a.Lookback.String())
+	}
 	p.Enabled = types.BoolValue(a.Enabled)
 	p.Paused = types.BoolValue(userPaused(a))
 	p.PausedBy = types.StringValue(a.PausedBy)

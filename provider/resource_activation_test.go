@@ -347,6 +347,9 @@ resource "dinmo_activation" "a" {
 			plan(ok+"\n  schedule = { type = \"cron\", cron = \"*/15 * * *\" }", "Invalid Schedule", "schedule.cron"),
 			plan(ok+"\n  guards = { max_removal_percent = 150 }", "guards.max_removal_percent", "between 0.000000 and 100.000000"),
 			plan(ok+"\n  segment_id = \"seg_x\"", "Invalid Attribute Combination"),
+			plan(ok+"\n  run_type = \"incremental\"", "Unsupported Run Type", `Run type "incremental" sends each event row once`, "Use an events model with timestamp_column"),
+			plan(ok+"\n  lookback = \"1500ms\"", "Invalid Lookback", "whole seconds"),
+			plan(ok+"\n  lookback = \"soon\"", "Invalid Lookback", "is not a duration"),
 			{
 				Config: activation(ok + "\n  run_type = \"full\""),
 				ConfigStateChecks: []statecheck.StateCheck{
@@ -681,4 +684,60 @@ func TestNeedsFullResync(t *testing.T) {
 			t.Errorf("%s: needsFullResync = %v, want %v", name, got, tt.want)
 		}
 	}
+}
+
+// TestAccActivation_incremental creates an incremental activation of an events model with a
+// lookback: the lookback is stored in whole seconds and kept as written in the state.
+func TestAccActivation_incremental(t *testing.T) {
+	e := newEnv(t, "duckdb")
+	config := modelHCL(e, "table = \"customers\"\n  primary_key = \"id\"\n  type = \"events\"\n  timestamp_column = \"created_at\"") + `
+resource "dinmo_destination" "files" {
+  workspace_id = dinmo_workspace.ws.id
+  name         = "exports"
+  file = {
+    directory = "` + t.TempDir() + `"
+  }
+}
+
+resource "dinmo_activation" "a" {
+  workspace_id   = dinmo_workspace.ws.id
+  name           = "signups"
+  model_id       = dinmo_model.m.id
+  destination_id = dinmo_destination.files.id
+  service        = "records"
+  sync_mode      = "events"
+  run_type       = "incremental"
+  lookback       = "90m"
+  mappings       = { email = "email" }
+}
+`
+	resource.Test(t, resource.TestCase{
+		TerraformVersionChecks:   testAccVersionChecks,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             e.checkDestroy,
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("dinmo_activation.a", tfjsonpath.New("lookback"), knownvalue.StringExact("90m")),
+				},
+				Check: func(s *terraform.State) error {
+					id, err := stateID(s, "dinmo_activation.a")
+					if err != nil {
+						return err
+					}
+					a, err := e.store.GetActivation(e.ctx, id)
+					if err != nil {
+						return err
+					}
+					if a.RunType != "incremental" || a.Lookback != 90*time.Minute {
+						return fmt.Errorf("stored run type %q, lookback %s; want incremental, 1h30m", a.RunType, a.Lookback)
+					}
+					return nil
+				},
+			},
+			{ResourceName: "dinmo_activation.a", ImportState: true, ImportStateVerify: true, ImportStateIdFunc: importID("shop", "signups"),
+				ImportStateVerifyIgnore: []string{"lookback"}}, // imported as "1h30m0s"
+		},
+	})
 }

@@ -42,7 +42,11 @@ func (s *syncRun) send(work context.Context) (err error) {
 	// read the rest of a large diff.
 	qctx, cancelQuery := context.WithCancel(work)
 	defer cancelQuery()
-	rows, err := s.wh.DB().QueryContext(qctx, s.b.Diff(s.names, s.full))
+	diff := s.b.Diff(s.names, s.full)
+	if s.incremental {
+		diff = s.b.IncrementalDiff(s.names) // in time order, so a stop leaves no gap before the cursor
+	}
+	rows, err := s.wh.DB().QueryContext(qctx, diff)
 	if err != nil {
 		return whErr("read the diff", err)
 	}

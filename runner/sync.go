@@ -63,12 +63,14 @@ type syncRun struct {
 	b    *deltasql.Builder
 	dest destination.Destination
 
-	full      bool
-	diffRows  int64 // rows the diff query returns
-	toSend    int64 // of which the mode sends
-	batchNo   int
-	applies   int64
-	lastStore time.Time
+	full bool
+	// incremental is set for run type "incremental" (events sent once; see incremental.go).
+	incremental bool
+	diffRows    int64 // rows the diff query returns
+	toSend      int64 // of which the mode sends
+	batchNo     int
+	applies     int64
+	lastStore   time.Time
 }
 
 // execute runs the sync of an activation whose lease is held, records it in the catalog and
@@ -190,24 +192,33 @@ func (s *syncRun) sync(work, auditCtx context.Context) error {
 	if err := s.openWarehouse(phase); err != nil {
 		return explain(phase, err)
 	}
+	if s.incremental {
+		if err := s.prepareIncremental(phase); err != nil {
+			return explain(phase, err)
+		}
+	}
 	// Recovery comes first: an interrupted first run leaves a snapshot to continue from.
 	if err := s.recoverInterrupted(phase); err != nil {
 		return explain(phase, err)
 	}
-	hasSnapshot, err := s.exists(phase, s.b.Tables().Snapshot)
-	if err != nil {
-		return explain(phase, err)
-	}
-	if !hasSnapshot {
-		s.full = true // the first run sends everything
+	if !s.incremental { // an incremental first run has no cursor: it sends every event
+		hasSnapshot, err := s.exists(phase, s.b.Tables().Snapshot)
+		if err != nil {
+			return explain(phase, err)
+		}
+		if !hasSnapshot {
+			s.full = true // the first run sends everything
+		}
 	}
 	if err := s.createRun(auditCtx); err != nil {
 		return err
 	}
 	s.progress(PhaseEvaluating)
+	testPause(PauseBeforeEvaluate)
 	if err := s.evaluate(phase); err != nil {
 		return s.abandon(explain(phase, err))
 	}
+	testPause(PauseAfterEvaluate)
 	s.progress(PhaseDiffing)
 	if err := s.prepare(phase); err != nil {
 		return s.abandon(explain(phase, err))
@@ -215,8 +226,10 @@ func (s *syncRun) sync(work, auditCtx context.Context) error {
 	if err := s.countDiff(phase); err != nil {
 		return s.abandon(explain(phase, err))
 	}
-	if err := s.checkGuards(phase); err != nil {
-		return s.abandon(explain(phase, err))
+	if !s.incremental { // the guards concern removals, which an incremental run never sends
+		if err := s.checkGuards(phase); err != nil {
+			return s.abandon(explain(phase, err))
+		}
 	}
 	endPhase()
 
@@ -236,7 +249,11 @@ func (s *syncRun) sync(work, auditCtx context.Context) error {
 		return s.abandon(failure(sendErr, err))
 	}
 	s.progress(PhaseCommitting)
-	if err := s.fold(s.commit, s.names); err != nil {
+	fold := func() error { return s.fold(s.commit, s.names) }
+	if s.incremental {
+		fold = func() error { return s.foldIncremental(s.commit, s.run.ID) }
+	}
+	if err := fold(); err != nil {
 		return failure(sendErr, explain(s.commit, err))
 	}
 	return sendErr
@@ -350,6 +367,15 @@ func (s *syncRun) resolve(ctx context.Context) error {
 		return configErr("activation %s: %w", act.Name, err)
 	}
 	s.names = deltasql.FieldNames(s.fields)
+	if s.act.RunType == string(destination.RunIncremental) {
+		s.incremental = true
+		if err := s.checkIncremental(); err != nil {
+			return err
+		}
+		if len(known) > 0 && !known[m.TimestampColumn] {
+			return configErr("model %s: timestamp_column %q is not a column of the model: run terraform apply", m.Name, m.TimestampColumn)
+		}
+	}
 	s.logger = s.logger.With(LogSource, s.source.Name, LogEngine, s.source.Engine,
 		LogDestination, s.destRec.Name, LogPlatform, s.destRec.Platform, LogService, svc.Name, LogSyncMode, string(s.mode))
 	return nil
@@ -448,6 +474,16 @@ func (s *syncRun) recoverInterrupted(ctx context.Context) error {
 		return err
 	}
 	switch {
+	case runExists && ackExists && s.incremental:
+		var n int64
+		if err := s.wh.DB().QueryRowContext(ctx, s.b.CountAck()).Scan(&n); err != nil {
+			return whErr("count the interrupted run's acknowledgements", err)
+		}
+		if err := s.foldIncremental(ctx, ""); err != nil {
+			return err
+		}
+		s.result.Recovered = n
+		s.logger.Info("committed the acknowledged events of an interrupted run", LogRecovered, n)
 	case runExists && ackExists:
 		cols, err := s.wh.QueryColumns(ctx, s.b.ProbeRun())
 		if err != nil {
@@ -489,6 +525,9 @@ func fieldColumns(cols []warehouse.Column) []string {
 // strategy deltasql chose for the engine), creating or evolving the snapshot first. Rows whose
 // key is NULL or duplicated are skipped (counted, with a warning).
 func (s *syncRun) evaluate(ctx context.Context) error {
+	if s.incremental {
+		return s.evaluateIncremental(ctx)
+	}
 	ev, err := s.b.Evaluate(deltasql.Source{Schema: warehouse.SchemaSegments, View: s.view,
 		PrimaryKey: s.model.PrimaryKey, Fields: s.fields}, s.full)
 	if err != nil {
@@ -683,9 +722,12 @@ func (s *syncRun) fold(ctx context.Context, fields []string) error {
 		return whErr("commit the snapshot: begin", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	for _, q := range s.b.Fold(fields) {
+	for i, q := range s.b.Fold(fields) {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return whErr("commit the snapshot", err)
+		}
+		if i == 0 {
+			testPause(PauseInFold)
 		}
 	}
 	if err := tx.Commit(); err != nil {

@@ -145,7 +145,7 @@ func newFixture(t *testing.T, s catalog.Store, wsName string) fixture {
 		BaseURL: "https://proxy.example.com/hooks"}
 	must(t, s.CreateDestination(ctx, f.dst))
 	f.act = &catalog.Activation{WorkspaceID: f.ws.ID, Name: "vip-to-hook", Description: "push vips", SegmentID: f.seg.ID,
-		DestinationID: f.dst.ID, Service: "records", RunType: "delta", SyncMode: "upsert",
+		DestinationID: f.dst.ID, Service: "records", RunType: "delta", SyncMode: "upsert", Lookback: 90 * time.Minute,
 		Mappings: []catalog.Mapping{{Column: "email", Field: "email"}, {Column: "id", Field: "external_id"}},
 		// Service options hold the JSON-stable types the provider writes (numbers read back
 		// as float64).

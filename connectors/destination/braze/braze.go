@@ -221,13 +221,13 @@ var spec = destination.PlatformSpec{
 			Description: "Sends each new event row once to `POST /users/track`, as a custom event named by `event_name` " +
 				"or, with `event_type = \"purchase\"`, as a purchase (`product_id`, `currency`, `price`, `quantity`). " +
 				"Mapped fields other than the known ones become event properties (names up to 255 characters, not starting with `$`). " +
-				"Braze creates unknown users unless `update_existing_only` is set. Braze does not deduplicate events, so only " +
-				"`delta` runs are offered (each run sends the rows that appeared since the previous one); a full refresh would " +
-				"record every event again.",
+				"Braze creates unknown users unless `update_existing_only` is set. Braze does not deduplicate events, so full runs " +
+				"are not offered: `delta` sends the rows that appeared since the previous run, and `incremental` sends each " +
+				"event row once, tracked by the model's timestamp, tolerating late rows within the activation's lookback.",
 			Family: destination.FamilyEvents,
-			// Delta runs of an events activation send only new rows (the incremental behaviour);
-			// a full run would duplicate every event in Braze.
-			RunTypes:          []destination.RunType{destination.RunDelta},
+			// Delta and incremental runs send only new event rows; a full run would duplicate every
+			// event in Braze.
+			RunTypes:          []destination.RunType{destination.RunDelta, destination.RunIncremental},
 			SyncModes:         []destination.SyncMode{destination.ModeEvents},
 			Identifiers:       []string{"external_id", "braze_id"},
 			RequireIdentifier: true,

@@ -307,7 +307,7 @@ var spec = destination.PlatformSpec{
 			Description: "Sends each new event row once to the Conversions API of a dataset (pixel), with hashed customer information. " +
 				"Each activation sends one event name from one action source.",
 			Family:            destination.FamilyEvents,
-			RunTypes:          []destination.RunType{destination.RunFull, destination.RunDelta},
+			RunTypes:          []destination.RunType{destination.RunFull, destination.RunDelta, destination.RunIncremental},
 			SyncModes:         []destination.SyncMode{destination.ModeEvents},
 			Identifiers:       conversionIdentifiers,
 			Fields:            conversionFields,

@@ -93,7 +93,7 @@ var spec = destination.PlatformSpec{
 		Name:        ServiceRecords,
 		Description: "Any record, sent as key, operation and mapped fields.",
 		Family:      destination.FamilyObjects,
-		RunTypes:    []destination.RunType{destination.RunFull, destination.RunDelta},
+		RunTypes:    []destination.RunType{destination.RunFull, destination.RunDelta, destination.RunIncremental},
 		SyncModes: []destination.SyncMode{destination.ModeInsert, destination.ModeUpdate, destination.ModeUpsert,
 			destination.ModeMirror, destination.ModeList, destination.ModeEvents},
 		AllowCustomFields:     true,
