@@ -95,6 +95,20 @@ func testIncremental(t *testing.T, e engine) {
 	res = f.run(r, runner.RunOptions{})
 	wantRun(t, res, catalog.RunSucceeded, map[string]int64{"added": 0, "sent": 0})
 
+	// A declaration change (the provider requests a full resync when mappings change) must
+	// not resend the event history of an incremental activation; the request is cleared.
+	if err := f.store.SetActivationSchedule(f.ctx, f.act.ID, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	res = f.run(r, runner.RunOptions{})
+	wantRun(t, res, catalog.RunSucceeded, map[string]int64{"sent": 0})
+	if res.Full {
+		t.Fatal("a full resync request made an incremental activation resend its history")
+	}
+	if a, err := f.store.GetActivation(f.ctx, f.act.ID); err != nil || a.FullResyncRequested {
+		t.Fatalf("full resync request not cleared: %+v, %v", a, err)
+	}
+
 	// Late events: 27 is within the lookback of the cursor (12:25 - 1h), 28 is not.
 	insertEvent(f, 26, 40)
 	insertEvent(f, 27, 10)

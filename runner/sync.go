@@ -116,7 +116,11 @@ func (r *Runner) execute(ctx context.Context, ws *catalog.Workspace, act *catalo
 	} else if n > 0 {
 		logger.Warn("earlier runs of this activation were interrupted", LogCount, n)
 	}
-	s.full = opts.Full || act.RunType == string(destination.RunFull) || act.FullResyncRequested
+	// A full resync requested by a declaration change (mappings, options) resends every row,
+	// except on incremental activations: their destinations record events, and resending the
+	// whole history would duplicate them. There only an explicit --full resends history.
+	s.full = opts.Full || act.RunType == string(destination.RunFull) ||
+		(act.FullResyncRequested && act.RunType != string(destination.RunIncremental))
 	s.result.RejectedTable = warehouse.SchemaDeltaStorage + "." + deltasql.TablesFor(act.ID).Rejected
 
 	defer func() {
