@@ -7,7 +7,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/http/httptest"
 	"sort"
 	"strings"
 	"sync"
@@ -55,22 +54,18 @@ type WebhookEvent struct {
 // first time without being applied again. Failures can be scripted with FailNext. It is safe
 // for concurrent use.
 type WebhookServer struct {
-	cfg WebhookConfig
-	srv *httptest.Server
+	HTTPFake // Close, Hits, MaxBatchSeen, Violations, SensitiveValues
 
-	mu         sync.Mutex
-	closed     bool
-	script     []Failure
-	hits       int
-	hitTimes   []time.Time
-	maxBatch   int
-	accepted   []WebhookRequest
-	state      map[string]map[string]any
-	events     []WebhookEvent
-	answers    map[string][]byte // Idempotency-Key → answer body of the applied request
-	replays    int
-	violations []string
-	sensitive  map[string]bool
+	cfg WebhookConfig
+
+	mu       sync.Mutex
+	script   Script[Failure]
+	hitTimes []time.Time
+	accepted []WebhookRequest
+	state    map[string]map[string]any
+	events   []WebhookEvent
+	answers  map[string][]byte // Idempotency-Key → answer body of the applied request
+	replays  int
 }
 
 var _ Fake = (*WebhookServer)(nil)
@@ -88,54 +83,26 @@ func NewWebhookServer(t testing.TB, cfg WebhookConfig) *WebhookServer {
 		cfg.MaxSkew = 5 * time.Minute
 	}
 	s := &WebhookServer{
-		cfg:       cfg,
-		state:     map[string]map[string]any{},
-		answers:   map[string][]byte{},
-		sensitive: map[string]bool{},
+		cfg:     cfg,
+		state:   map[string]map[string]any{},
+		answers: map[string][]byte{},
 	}
-	for _, v := range []string{cfg.SigningSecret, cfg.BearerToken} {
-		if v != "" {
-			s.sensitive[v] = true
-		}
-	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.Close)
+	s.Start(t, &s.mu, http.HandlerFunc(s.serve), cfg.SigningSecret, cfg.BearerToken)
 	return s
 }
 
 // URL is the address to configure as the webhook's url setting (base address plus Path).
-func (s *WebhookServer) URL() string { return s.srv.URL + s.cfg.Path }
+func (s *WebhookServer) URL() string { return s.HTTPFake.URL() + s.cfg.Path }
 
 // BaseURL is the server's address without the path.
-func (s *WebhookServer) BaseURL() string { return s.srv.URL }
-
-// Close stops the server and closes its connections. It is idempotent.
-func (s *WebhookServer) Close() {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	s.closed = true
-	s.mu.Unlock()
-	s.srv.Close()
-}
+func (s *WebhookServer) BaseURL() string { return s.HTTPFake.URL() }
 
 // FailNext makes the next n requests that pass the contract checks fail as f describes.
 // Scripts queue up in call order.
 func (s *WebhookServer) FailNext(n int, f Failure) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for range n {
-		s.script = append(s.script, f)
-	}
-}
-
-// Hits is the number of HTTP requests received, whatever their fate.
-func (s *WebhookServer) Hits() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.hits
+	s.script.Add(n, f)
 }
 
 // HitTimes returns when each request arrived.
@@ -143,13 +110,6 @@ func (s *WebhookServer) HitTimes() []time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]time.Time(nil), s.hitTimes...)
-}
-
-// MaxBatchSeen is the largest number of records one request carried.
-func (s *WebhookServer) MaxBatchSeen() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.maxBatch
 }
 
 // Keys returns the sorted keys present in the state.
@@ -207,26 +167,6 @@ func (s *WebhookServer) Replays() int {
 	return s.replays
 }
 
-// Violations lists every contract violation seen, in order; a correct client causes none.
-func (s *WebhookServer) Violations() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.violations...)
-}
-
-// SensitiveValues returns the configured secrets and every Authorization and signature header
-// value received: what must never appear in logs.
-func (s *WebhookServer) SensitiveValues() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]string, 0, len(s.sensitive))
-	for v := range s.sensitive {
-		out = append(out, v)
-	}
-	sort.Strings(out)
-	return out
-}
-
 var webhookOps = map[string]bool{
 	string(destination.OpInsert): true, string(destination.OpUpdate): true, string(destination.OpUpsert): true,
 	string(destination.OpDelete): true, string(destination.OpAdd): true, string(destination.OpRemove): true,
@@ -237,13 +177,15 @@ func (s *WebhookServer) serve(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.hits++
+	s.CountHits(1)
 	s.hitTimes = append(s.hitTimes, time.Now())
+	// The configured secrets and every Authorization and signature value received are
+	// sensitive.
 	for _, h := range []string{"Authorization", webhook.HeaderSignature} {
 		if v := r.Header.Get(h); v != "" {
-			s.sensitive[v] = true
-			if token, ok := strings.CutPrefix(v, "Bearer "); ok && token != "" {
-				s.sensitive[token] = true
+			s.AddSensitive(v)
+			if token, ok := strings.CutPrefix(v, "Bearer "); ok {
+				s.AddSensitive(token)
 			}
 		}
 	}
@@ -282,9 +224,7 @@ func (s *WebhookServer) serve(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, http.StatusBadRequest, "body: %s", problem)
 		return
 	}
-	if len(payload.Records) > s.maxBatch {
-		s.maxBatch = len(payload.Records)
-	}
+	s.SeeBatch(len(payload.Records))
 	if len(payload.Records) > s.cfg.MaxBatchSize {
 		s.reject(w, http.StatusRequestEntityTooLarge, "batch of %d records exceeds %d", len(payload.Records), s.cfg.MaxBatchSize)
 		return
@@ -306,9 +246,7 @@ func (s *WebhookServer) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, answer)
 		return
 	}
-	if len(s.script) > 0 {
-		f := s.script[0]
-		s.script = s.script[1:]
+	if f, ok := s.script.Next(); ok {
 		if f.Status != 0 {
 			if f.RetryAfter != "" {
 				w.Header().Set("Retry-After", f.RetryAfter)
@@ -356,7 +294,7 @@ func (s *WebhookServer) apply(w http.ResponseWriter, r *http.Request, key string
 
 func (s *WebhookServer) reject(w http.ResponseWriter, status int, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	s.violations = append(s.violations, fmt.Sprintf("HTTP %d: %s", status, msg))
+	s.AddViolation(fmt.Sprintf("HTTP %d: %s", status, msg))
 	b, _ := json.Marshal(map[string]string{"error": msg})
 	writeJSON(w, status, b)
 }

@@ -27,7 +27,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"sort"
 	"strconv"
@@ -113,22 +112,21 @@ type Request struct {
 
 // Server is the fake Braze API. It is safe for concurrent use.
 type Server struct {
-	cfg Config
-	srv *httptest.Server
+	// HTTPFake provides URL, Close, Hits (probes excepted), MaxBatchSeen (objects or
+	// subscription ids), Violations and SensitiveValues (the configured key and every
+	// Authorization value received).
+	connectortest.HTTPFake
 
-	mu         sync.Mutex
-	closed     bool
-	script     []connectortest.Failure
-	hits       int
-	probes     int
-	maxBatch   int
-	requests   []Request
-	users      map[string]map[string]any // "kind:value" → attributes
-	events     []Event
-	purchases  []Purchase
-	subs       map[string]map[string]string // group → "kind:value" → state
-	violations []string
-	sensitive  map[string]bool
+	cfg Config
+
+	mu        sync.Mutex
+	script    connectortest.Script[connectortest.Failure]
+	probes    int
+	requests  []Request
+	users     map[string]map[string]any // "kind:value" → attributes
+	events    []Event
+	purchases []Purchase
+	subs      map[string]map[string]string // group → "kind:value" → state
 }
 
 var _ connectortest.Fake = (*Server)(nil)
@@ -146,29 +144,12 @@ func New(t testing.TB, cfg Config) *Server {
 		cfg.MaxSubscriptionIDs = 50
 	}
 	s := &Server{
-		cfg:       cfg,
-		users:     map[string]map[string]any{},
-		subs:      map[string]map[string]string{},
-		sensitive: map[string]bool{cfg.APIKey: true},
+		cfg:   cfg,
+		users: map[string]map[string]any{},
+		subs:  map[string]map[string]string{},
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.Close)
+	s.Start(t, &s.mu, http.HandlerFunc(s.serve), cfg.APIKey)
 	return s
-}
-
-// URL is the fake's address, to pass as OpenParams.BaseURL.
-func (s *Server) URL() string { return s.srv.URL }
-
-// Close stops the server and closes its connections. It is idempotent.
-func (s *Server) Close() {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	s.closed = true
-	s.mu.Unlock()
-	s.srv.Close()
 }
 
 // FailNext makes the next n requests that pass the contract checks fail as f says. Reject
@@ -176,9 +157,7 @@ func (s *Server) Close() {
 func (s *Server) FailNext(n int, f connectortest.Failure) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for range n {
-		s.script = append(s.script, f)
-	}
+	s.script.Add(n, f)
 }
 
 // SeedUsers creates user profiles with these external ids and no attribute, for services
@@ -193,25 +172,11 @@ func (s *Server) SeedUsers(externalIDs ...string) {
 	}
 }
 
-// Hits is the number of HTTP requests received, whatever their fate, probes excepted.
-func (s *Server) Hits() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.hits
-}
-
 // Probes is the number of requests that carried no object (credential checks).
 func (s *Server) Probes() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.probes
-}
-
-// MaxBatchSeen is the largest number of objects (or subscription ids) one request carried.
-func (s *Server) MaxBatchSeen() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.maxBatch
 }
 
 // Keys returns the sorted identifier values Config.Keys selects.
@@ -310,25 +275,6 @@ func (s *Server) Requests() []Request {
 	return append([]Request(nil), s.requests...)
 }
 
-// Violations lists every contract violation seen, in order; a correct client causes none.
-func (s *Server) Violations() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.violations...)
-}
-
-// SensitiveValues returns the configured key and every Authorization value received.
-func (s *Server) SensitiveValues() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]string, 0, len(s.sensitive))
-	for v := range s.sensitive {
-		out = append(out, v)
-	}
-	sort.Strings(out)
-	return out
-}
-
 func valueOf(key string) string {
 	_, v, _ := strings.Cut(key, ":")
 	return v
@@ -338,13 +284,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, readErr := io.ReadAll(io.LimitReader(r.Body, 16<<20))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.hits++
+	s.CountHits(1)
 	auth := r.Header.Get("Authorization")
-	if auth != "" {
-		s.sensitive[auth] = true
-		if token, ok := strings.CutPrefix(auth, "Bearer "); ok && len(token) >= 4 {
-			s.sensitive[token] = true
-		}
+	s.AddSensitive(auth)
+	if token, ok := strings.CutPrefix(auth, "Bearer "); ok && len(token) >= 4 {
+		s.AddSensitive(token)
 	}
 	setRateHeaders(w, time.Now().Add(3*time.Second))
 	switch {
@@ -390,12 +334,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 // takeScript returns the next scripted failure, if any, and records the request.
 func (s *Server) takeScript(r *http.Request, body []byte) (connectortest.Failure, bool) {
 	s.requests = append(s.requests, Request{Path: r.URL.Path, Header: r.Header.Clone(), Body: append([]byte(nil), body...)})
-	if len(s.script) == 0 {
-		return connectortest.Failure{}, false
-	}
-	f := s.script[0]
-	s.script = s.script[1:]
-	return f, true
+	return s.script.Next()
 }
 
 // failStatus answers a scripted status failure in Braze's format.
@@ -462,12 +401,12 @@ func (s *Server) track(w http.ResponseWriter, r *http.Request, body []byte, top 
 		total += len(list)
 	}
 	if total == 0 {
-		s.hits--
+		s.CountHits(-1)
 		s.probes++
 		writeJSON(w, http.StatusBadRequest, map[string]any{"message": MessageNoValidData})
 		return
 	}
-	s.maxBatch = max(s.maxBatch, total)
+	s.SeeBatch(total)
 	if total > s.cfg.MaxTrackObjects {
 		s.fatal(w, http.StatusBadRequest, "Max Input Length Exceeded: %d objects, at most %d", total, s.cfg.MaxTrackObjects)
 		return
@@ -478,7 +417,7 @@ func (s *Server) track(w http.ResponseWriter, r *http.Request, body []byte, top 
 		for i, o := range objects[a] {
 			problem, violation := checkObject(a, o)
 			if violation {
-				s.violations = append(s.violations, fmt.Sprintf("%s %s[%d]: %s", PathUsersTrack, a, i, problem))
+				s.AddViolation(fmt.Sprintf("%s %s[%d]: %s", PathUsersTrack, a, i, problem))
 			}
 			if problem != "" {
 				errs = append(errs, objError{Type: problem, InputArray: a, Index: i})
@@ -771,7 +710,7 @@ func (s *Server) subscription(w http.ResponseWriter, r *http.Request, body []byt
 		return
 	}
 	if len(groups) == 0 {
-		s.hits--
+		s.CountHits(-1)
 		s.probes++
 		writeJSON(w, http.StatusBadRequest, map[string]any{"message": "'subscription_groups' must contain at least one subscription group"})
 		return
@@ -829,7 +768,7 @@ func (s *Server) subscription(w http.ResponseWriter, r *http.Request, body []byt
 				return
 			}
 			total += len(ids)
-			s.maxBatch = max(s.maxBatch, total)
+			s.SeeBatch(total)
 			if len(ids) > s.cfg.MaxSubscriptionIDs {
 				s.fatal(w, http.StatusBadRequest, "The max number of ids per request was exceeded: %d %s, at most %d", len(ids), a, s.cfg.MaxSubscriptionIDs)
 				return
@@ -891,7 +830,7 @@ func (s *Server) subscription(w http.ResponseWriter, r *http.Request, body []byt
 // fatal records a contract violation and answers it with Braze's fatal error format.
 func (s *Server) fatal(w http.ResponseWriter, status int, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	s.violations = append(s.violations, fmt.Sprintf("HTTP %d: %s", status, msg))
+	s.AddViolation(fmt.Sprintf("HTTP %d: %s", status, msg))
 	writeJSON(w, status, map[string]any{"message": msg})
 }
 

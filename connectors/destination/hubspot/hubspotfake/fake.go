@@ -25,7 +25,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/http/httptest"
 	"sort"
 	"strconv"
 	"strings"
@@ -104,21 +103,20 @@ type rawAnswer struct {
 
 // Server is the fake. It is safe for concurrent use.
 type Server struct {
-	cfg Config
-	srv *httptest.Server
+	// HTTPFake provides URL (the base address to use as OpenParams.BaseURL), Close, Hits
+	// (requests to the batch endpoints), MaxBatchSeen (inputs), Violations and
+	// SensitiveValues (the token and every Authorization value received).
+	connectortest.HTTPFake
 
-	mu         sync.Mutex
-	closed     bool
-	types      []*objectType
-	nextID     int64
-	script     []scripted
-	hits       int
-	probes     int
-	maxBatch   int
-	requests   []Request
-	violations []string
-	sensitive  map[string]bool
-	correlate  int
+	cfg Config
+
+	mu        sync.Mutex
+	types     []*objectType
+	nextID    int64
+	script    connectortest.Script[scripted]
+	probes    int
+	requests  []Request
+	correlate int
 }
 
 var _ connectortest.Fake = (*Server)(nil)
@@ -141,7 +139,7 @@ func New(t testing.TB, cfg Config) *Server {
 	if cfg.CustomObjects == nil {
 		cfg.CustomObjects = []CustomObject{defaultCustomObject()}
 	}
-	s := &Server{cfg: cfg, types: standardTypes(), nextID: 1000, sensitive: map[string]bool{cfg.Token: true}}
+	s := &Server{cfg: cfg, types: standardTypes(), nextID: 1000}
 	for _, co := range cfg.CustomObjects {
 		s.types = append(s.types, newObjectType(co.FullyQualifiedName, co.ObjectTypeID, co.Label, nil, append(co.Properties, readOnly...)))
 	}
@@ -158,28 +156,12 @@ func New(t testing.TB, cfg Config) *Server {
 			t.declare(Property{Name: cfg.KeyProperty, Unique: true})
 		}
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.Close)
+	s.Start(t, &s.mu, http.HandlerFunc(s.serve), cfg.Token)
 	return s
 }
 
-// URL is the base address to use as OpenParams.BaseURL.
-func (s *Server) URL() string { return s.srv.URL }
-
 // Token is the access token the fake accepts.
 func (s *Server) Token() string { return s.cfg.Token }
-
-// Close stops the server and closes its connections. It is idempotent.
-func (s *Server) Close() {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	s.closed = true
-	s.mu.Unlock()
-	s.srv.Close()
-}
 
 // FailNext makes the next n batch requests that pass the contract checks fail as f says:
 // f.Status is answered in HubSpot's format (401 EXPIRED_AUTHENTICATION, 403 MISSING_SCOPES,
@@ -190,9 +172,7 @@ func (s *Server) Close() {
 func (s *Server) FailNext(n int, f connectortest.Failure) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for range n {
-		s.script = append(s.script, scripted{failure: f})
-	}
+	s.script.Add(n, scripted{failure: f})
 }
 
 // FailNextRaw makes the next n batch requests that pass the contract checks answer status
@@ -200,35 +180,19 @@ func (s *Server) FailNext(n int, f connectortest.Failure) {
 func (s *Server) FailNextRaw(n, status int, header map[string]string, body string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for range n {
-		s.script = append(s.script, scripted{raw: &rawAnswer{status: status, header: header, body: body}})
-	}
+	s.script.Add(n, scripted{raw: &rawAnswer{status: status, header: header, body: body}})
 }
 
 // DailyLimitBody is HubSpot's answer when the daily limit is spent.
 const DailyLimitBody = `{"status":"error","message":"You have reached your daily limit.","errorType":"RATE_LIMIT","correlationId":"00000000-0000-0000-0000-00000000da17","policyName":"DAILY","requestId":"r-1"}`
 
-// Hits is the number of requests received by the batch endpoints (the data path), whatever
-// their fate. Read-only probes (account details, property definitions, listings) are counted
-// by Probes.
-func (s *Server) Hits() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.hits
-}
-
-// Probes is the number of read-only requests received.
+// Probes is the number of read-only requests received (account details, property
+// definitions, listings); Hits counts the requests to the batch endpoints (the data path),
+// whatever their fate.
 func (s *Server) Probes() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.probes
-}
-
-// MaxBatchSeen is the largest number of inputs one request carried.
-func (s *Server) MaxBatchSeen() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.maxBatch
 }
 
 // Keys returns the sorted values of Config.KeyProperty held by records of every type.
@@ -245,27 +209,6 @@ func (s *Server) Keys() []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// Violations lists every contract violation seen, in order; a correct client causes none.
-// Refusals caused by the data or the user's configuration (unknown properties, invalid
-// values, conflicts, a wrong token) are HubSpot behaviour, not violations.
-func (s *Server) Violations() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.violations...)
-}
-
-// SensitiveValues returns the token and every Authorization value received.
-func (s *Server) SensitiveValues() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]string, 0, len(s.sensitive))
-	for v := range s.sensitive {
-		out = append(out, v)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Requests returns the batch requests that passed the contract checks, in order.
@@ -363,14 +306,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	isBatch := r.Method == http.MethodPost || strings.Contains(r.URL.Path, "/batch/")
 	if isBatch {
-		s.hits++
+		s.CountHits(1)
 	} else {
 		s.probes++
 	}
 	if v := r.Header.Get("Authorization"); v != "" {
-		s.sensitive[v] = true
-		if tok, ok := strings.CutPrefix(v, "Bearer "); ok && tok != "" {
-			s.sensitive[tok] = true
+		s.AddSensitive(v)
+		if tok, ok := strings.CutPrefix(v, "Bearer "); ok {
+			s.AddSensitive(tok)
 		}
 	}
 	if r.URL.Query().Has("hapikey") {
@@ -613,9 +556,7 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request, typeName, endpoin
 		s.refuse(w, problem)
 		return
 	}
-	if len(inputs) > s.maxBatch {
-		s.maxBatch = len(inputs)
-	}
+	s.SeeBatch(len(inputs))
 	if len(inputs) > s.cfg.MaxInputs {
 		s.refuse(w, fmt.Sprintf("Batch input size %d exceeds the limit of %d inputs", len(inputs), s.cfg.MaxInputs))
 		return
@@ -648,9 +589,7 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request, typeName, endpoin
 // answer applies a contract-valid batch (or a scripted failure) and returns the status sent.
 func (s *Server) answer(w http.ResponseWriter, t *objectType, endpoint string, inputs []Input) int {
 	var failure connectortest.Failure
-	if len(s.script) > 0 {
-		sc := s.script[0]
-		s.script = s.script[1:]
+	if sc, ok := s.script.Next(); ok {
 		if sc.raw != nil {
 			s.write(w, sc.raw.status, sc.raw.header, []byte(sc.raw.body))
 			return sc.raw.status
@@ -975,8 +914,11 @@ func (s *Server) refuse(w http.ResponseWriter, msg string) {
 	s.write(w, http.StatusBadRequest, nil, s.errorBody("VALIDATION_ERROR", msg, nil))
 }
 
+// violation records a contract violation. Refusals caused by the data or the user's
+// configuration (unknown properties, invalid values, conflicts, a wrong token) are HubSpot
+// behaviour, not violations.
 func (s *Server) violation(msg string) {
-	s.violations = append(s.violations, msg)
+	s.AddViolation(msg)
 }
 
 func (s *Server) correlationID() string {

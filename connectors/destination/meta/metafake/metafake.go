@@ -48,7 +48,6 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
@@ -143,16 +142,18 @@ type sessionState struct {
 
 // Server is the fake Graph API. It is safe for concurrent use.
 type Server struct {
+	// HTTPFake provides URL (the base address to give as OpenParams.BaseURL, no version),
+	// Close, Hits (data requests), MaxBatchSeen (rows or events of one data request),
+	// Violations and SensitiveValues (the token, app secret and proofs configured or
+	// received).
+	connectortest.HTTPFake
+
 	cfg Config
-	srv *httptest.Server
 
 	mu          sync.Mutex
-	closed      bool
-	script      []scripted
-	hits        int
+	script      connectortest.Script[scripted]
 	controlHits int
 	tokenInURL  int
-	maxBatch    int
 	nextID      int64
 	trace       int
 	audiences   []*Audience
@@ -160,8 +161,6 @@ type Server struct {
 	sessions    map[string]map[int64]*sessionState
 	stored      []Event
 	requests    []Request
-	violations  []string
-	sensitive   map[string]bool
 }
 
 var _ connectortest.Fake = (*Server)(nil)
@@ -188,34 +187,17 @@ func New(t testing.TB, cfg Config) *Server {
 		cfg.Now = time.Now
 	}
 	s := &Server{
-		cfg:       cfg,
-		nextID:    23850000000000,
-		members:   map[string][]map[string]string{},
-		sessions:  map[string]map[int64]*sessionState{},
-		sensitive: map[string]bool{cfg.AccessToken: true},
+		cfg:      cfg,
+		nextID:   23850000000000,
+		members:  map[string][]map[string]string{},
+		sessions: map[string]map[int64]*sessionState{},
 	}
+	sensitive := []string{cfg.AccessToken}
 	if cfg.AppSecret != "" {
-		s.sensitive[cfg.AppSecret] = true
-		s.sensitive[proof(cfg.AppSecret, cfg.AccessToken)] = true
+		sensitive = append(sensitive, cfg.AppSecret, proof(cfg.AppSecret, cfg.AccessToken))
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.Close)
+	s.Start(t, &s.mu, http.HandlerFunc(s.serve), sensitive...)
 	return s
-}
-
-// URL is the base address to give as OpenParams.BaseURL (no version).
-func (s *Server) URL() string { return s.srv.URL }
-
-// Close stops the server; it is idempotent.
-func (s *Server) Close() {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	s.closed = true
-	s.mu.Unlock()
-	s.srv.Close()
 }
 
 // CreateAudience adds an audience to an ad account (subtype "" means CUSTOM) and returns its id.
@@ -298,30 +280,18 @@ func (s *Server) Requests() []Request {
 func (s *Server) FailNext(n int, f connectortest.Failure) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for range n {
-		f := f
-		s.script = append(s.script, scripted{failure: &f})
-	}
+	s.script.Add(n, scripted{failure: &f})
 }
 
 // FailNextGraph makes the next n data requests that pass the contract checks answer e.
 func (s *Server) FailNextGraph(n int, e GraphError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for range n {
-		e := e
-		s.script = append(s.script, scripted{graph: &e})
-	}
+	s.script.Add(n, scripted{graph: &e})
 }
 
-// Hits is the number of data requests (users and events edges) received, whatever their fate.
-func (s *Server) Hits() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.hits
-}
-
-// ControlHits is the number of other requests (checks, audience lookups and creation).
+// ControlHits is the number of requests other than data requests (checks, audience lookups
+// and creation); Hits counts the data requests (users and events edges), whatever their fate.
 func (s *Server) ControlHits() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -334,13 +304,6 @@ func (s *Server) TokenInURL() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.tokenInURL
-}
-
-// MaxBatchSeen is the largest number of rows or events one data request carried.
-func (s *Server) MaxBatchSeen() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.maxBatch
 }
 
 // Keys returns, sorted, the EXTERN_ID of every audience member that has one and the
@@ -363,25 +326,6 @@ func (s *Server) Keys() []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// Violations lists the contract violations seen, in order.
-func (s *Server) Violations() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.violations)
-}
-
-// SensitiveValues returns the token, app secret and proofs configured or received.
-func (s *Server) SensitiveValues() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]string, 0, len(s.sensitive))
-	for v := range s.sensitive {
-		out = append(out, v)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func proof(secret, token string) string {
@@ -409,7 +353,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	last := segs[len(segs)-1]
 	c.data = (last == "users" || last == "events") && len(segs) >= 2
 	if c.data {
-		s.hits++
+		s.CountHits(1)
 	} else {
 		s.controlHits++
 	}
@@ -418,9 +362,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			Params: c.params, Header: r.Header.Clone(), Status: c.status, Data: c.data})
 	}()
 	if v := r.Header.Get("Authorization"); v != "" {
-		s.sensitive[v] = true
-		if _, tok, ok := strings.Cut(v, " "); ok && tok != "" {
-			s.sensitive[tok] = true
+		s.AddSensitive(v)
+		if _, tok, ok := strings.Cut(v, " "); ok {
+			s.AddSensitive(tok)
 		}
 	}
 	if readErr != nil {
@@ -440,9 +384,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, k := range []string{"access_token", "appsecret_proof"} {
-		if v := paramString(params, k); v != "" {
-			s.sensitive[v] = true
-		}
+		s.AddSensitive(paramString(params, k))
 	}
 	if !s.authorized(c) {
 		return
@@ -795,9 +737,7 @@ func (s *Server) users(c *call, a *Audience) {
 		s.violation(c, 100, 0, "OAuthException", "(#100) payload must be {schema: [columns], data: [[values]]}: %v", err)
 		return
 	}
-	if len(payload.Data) > s.maxBatch {
-		s.maxBatch = len(payload.Data)
-	}
+	s.SeeBatch(len(payload.Data))
 	seen := map[string]bool{}
 	for _, col := range payload.Schema {
 		if !slices.Contains(hashedColumns, col) && col != "MADID" && col != "EXTERN_ID" {
@@ -1034,9 +974,7 @@ func (s *Server) events(c *call, datasetID string) {
 		s.violation(c, 100, 0, "OAuthException", "(#100) data must be a list of events")
 		return
 	}
-	if len(list) > s.maxBatch {
-		s.maxBatch = len(list)
-	}
+	s.SeeBatch(len(list))
 	switch {
 	case len(list) == 0:
 		s.violation(c, 100, 0, "OAuthException", "(#100) data is empty")
@@ -1251,11 +1189,10 @@ func stringValues(v any) ([]string, bool) {
 // popScript takes the next scripted failure of a data request. It answers Status and Graph
 // failures itself (c.status is then set) and returns partial failures to the caller.
 func (s *Server) popScript(c *call) *connectortest.Failure {
-	if len(s.script) == 0 {
+	next, ok := s.script.Next()
+	if !ok {
 		return nil
 	}
-	next := s.script[0]
-	s.script = s.script[1:]
 	if next.graph != nil {
 		s.graphError(c, *next.graph)
 		return nil
@@ -1310,7 +1247,7 @@ func (s *Server) graphError(c *call, e GraphError) {
 // Meta answers invalid requests and OAuth errors).
 func (s *Server) violation(c *call, code, subcode int, typ, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	s.violations = append(s.violations, fmt.Sprintf("%s %s: code %d: %s", c.r.Method, c.r.URL.Path, code, msg))
+	s.AddViolation(fmt.Sprintf("%s %s: code %d: %s", c.r.Method, c.r.URL.Path, code, msg))
 	s.graphError(c, GraphError{Status: http.StatusBadRequest, Code: code, Subcode: subcode, Type: typ, Message: msg})
 }
 
