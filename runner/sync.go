@@ -762,7 +762,9 @@ func (s *syncRun) finish(ctx context.Context, runErr error) (*Result, error) {
 		s.run.Status = catalog.RunBlocked
 		s.run.ErrorCategory = ErrorCategoryGuard
 		s.run.ErrorMessage = blocked.Message
-	case runErr != nil && errors.Is(runErr, errStopped):
+	case runErr != nil && (errors.Is(runErr, errStopped) || s.stop.Err() != nil):
+		// Asked to stop: whatever failed after that (a statement the engine interrupted, a
+		// request cut short) is the stop's doing, not a failure of the source or destination.
 		s.run.Status = catalog.RunInterrupted
 		s.run.ErrorMessage = errStopped.Error()
 	case runErr != nil:
