@@ -70,6 +70,7 @@ type deltaReport struct {
 	peakRSS     int64           // the highest VmHWM of the delta runs, KiB
 	peakGo      uint64          // the highest Go memory of the delta runs
 	pgActive    time.Duration   // PostgreSQL's own count of time executing the fastest delta run's statements
+	limited     *result         // DuckDB: a delta run with DINMO_BENCH_DUCKDB_MEMORY_LIMIT
 	notes       []string
 	violations  []string
 }
@@ -173,7 +174,7 @@ func measureDelta(b testing.TB, bt *testing.B, cfg config, engine warehouse.Engi
 	const pristine = "bench_pristine"
 	s.clone(act.ID, pristine)
 	// Repetitions are interleaved, so slow phases of the machine spread over every candidate.
-	for rep := 0; rep < cfg.repeats(rows); rep++ {
+	for rep := 0; rep < cfg.repeats(engine, rows); rep++ {
 		for i, p := range specs {
 			id := fmt.Sprintf("bench_pipe%d", i)
 			s.clone(pristine, id)
@@ -223,6 +224,19 @@ func measureDelta(b testing.TB, bt *testing.B, cfg config, engine warehouse.Engi
 		if rep == 0 && rows <= 2_000_000 {
 			s.verify(act.ID)
 		}
+	}
+	if engine == warehouse.DuckDB && cfg.duckMemory != "" {
+		// The same delta run with DuckDB's memory bounded: DuckDB runs inside the runner's
+		// process, so its working memory is the runner's RSS.
+		s.clone(pristine, act.ID)
+		res := runChild(b, ctx, s.dir, job{Mode: modeRun, Warehouse: s.wh, Catalog: s.catalogURL, Activation: act.ID,
+			DuckDBMemoryLimit: cfg.duckMemory})
+		if run := res.Run; run.Status != catalog.RunFailed && run.Sent != wantDiff {
+			b.Fatalf("delta run with memory_limit %s: %+v", cfg.duckMemory, run)
+		}
+		r.limited = &res // a failure (out of memory) is reported, not fatal
+		logf("runner delta run with DuckDB memory_limit %s: %s, peak RSS %d MiB", cfg.duckMemory,
+			res.Run.Duration.Round(time.Millisecond), res.VmHWMKiB/1024)
 	}
 	for i := range specs {
 		s.drop(fmt.Sprintf("bench_pipe%d", i))
@@ -440,6 +454,18 @@ func printReport(tb testing.TB, cfg config) {
 				secs(run.DestTime), secs(run.CatalogTime), run.Sent, run.Requests, r.minRequests(), mib(r.peakRSS),
 				float64(r.peakGo)/(1<<20), run.Duration.Seconds()/r.scanAll.Seconds(), ratioBest,
 				deltasql.DefaultStrategy(r.engine))
+		}
+		for _, r := range reports {
+			if r.limited != nil {
+				lr := r.limited.Run
+				outcome := "delta run " + secs(lr.Duration) + " s"
+				if lr.Status == catalog.RunFailed {
+					outcome = "the delta run failed after " + secs(lr.Duration) + " s: " + lr.Error
+				}
+				fmt.Fprintf(&sb, "\nDuckDB %s with `SET memory_limit = '%s'` on the runner's DuckDB instance (the connector has no setting for it yet): "+
+					"%s, peak RSS %s MiB (Go %.0f MiB).\n", rowsLabel(r.rows), cfg.duckMemory, outcome,
+					mib(r.limited.VmHWMKiB), float64(r.limited.GoPeakBytes)/(1<<20))
+			}
 		}
 		sb.WriteString("\nPhases of the delta run (seconds from its start: evaluation and diff → first batch → fold → done):\n\n")
 		for _, r := range reports {

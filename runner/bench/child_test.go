@@ -25,6 +25,7 @@ import (
 	"dinmo/connectors/registry"
 	"dinmo/connectors/warehouse"
 	"dinmo/connectors/warehouse/deltasql"
+	"dinmo/connectors/warehouse/duckdb"
 	"dinmo/runner"
 	"dinmo/secrets"
 )
@@ -55,6 +56,9 @@ type job struct {
 	Batch      int    `json:"batch,omitempty"`
 	Reps       int    `json:"reps,omitempty"`
 	Out        string `json:"out"`
+	// DuckDBMemoryLimit, in a run job on DuckDB, bounds DuckDB's memory (SET memory_limit) on
+	// the process's shared instance before the run.
+	DuckDBMemoryLimit string `json:"duckdb_memory_limit,omitempty"`
 }
 
 // result is what a child reports.
@@ -123,7 +127,7 @@ func runChild(tb testing.TB, ctx context.Context, dir string, j job) result {
 	cmd.Stdout = &stderr
 	runErr := cmd.Run()
 	var res result
-	raw, err := os.ReadFile(j.Out) //nolint:gosec // G304: our own temp dir
+	raw, err := os.ReadFile(j.Out)
 	if err == nil {
 		err = json.Unmarshal(raw, &res)
 	}
@@ -262,6 +266,23 @@ func childRun(ctx context.Context, j job) (*runResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	var release func()
+	if j.DuckDBMemoryLimit != "" && j.Warehouse.Engine == warehouse.DuckDB {
+		// Hold the shared instance open so the setting outlives the runner's own handle.
+		path, _ := j.Warehouse.Settings[duckdb.SettingPath].(string)
+		db, rel, err := duckdb.Shared(path)
+		if err != nil {
+			return nil, err
+		}
+		release = rel
+		defer rel()
+		if !memoryLimit.MatchString(j.DuckDBMemoryLimit) {
+			return nil, fmt.Errorf("memory limit %q", j.DuckDBMemoryLimit)
+		}
+		if _, err := db.ExecContext(ctx, "SET memory_limit = '"+j.DuckDBMemoryLimit+"'"); err != nil {
+			return nil, err
+		}
+	}
 	phases := map[string]time.Duration{}
 	start := time.Now()
 	res, err := r.Run(ctx, j.Activation, runner.RunOptions{Progress: func(p runner.Progress) {
@@ -269,6 +290,9 @@ func childRun(ctx context.Context, j job) (*runResult, error) {
 			phases[p.Phase] = time.Since(start)
 		}
 	}})
+	if release != nil {
+		release() // the last holder closes the instance, which checkpoints like the runner's close would have
+	}
 	wall := time.Since(start)
 	if res == nil {
 		return nil, fmt.Errorf("run: %w", err)

@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,8 +24,9 @@ const (
 	envRateBatch   = "DINMO_BENCH_RATE_BATCH"
 	envRateRows    = "DINMO_BENCH_RATE_ROWS"
 	envOut         = "DINMO_BENCH_OUT"
+	envDuckMemory  = "DINMO_BENCH_DUCKDB_MEMORY_LIMIT"
 	envChild       = "DINMO_BENCH_CHILD"       // set in a child process: path of its job file
-	envPGPassword  = "DINMO_BENCH_PG_PASSWORD" // the child's PostgreSQL password (never in files)
+	envPGPassword  = "DINMO_BENCH_PG_PASSWORD" //nolint:gosec // G101: the name of the variable carrying the child's password, not a password
 	defaultSizes   = "1000000,10000000"
 	defaultBatch   = 1000
 	defaultFullMax = 1000000
@@ -51,10 +53,16 @@ type config struct {
 	rateBatch  int
 	rateRows   int
 	out        string
+	duckMemory string // DuckDB memory_limit of the extra delta run ("": none)
 }
 
 func loadConfig() (config, error) {
-	c := config{out: os.Getenv(envOut)}
+	c := config{out: os.Getenv(envOut), duckMemory: envOr(envDuckMemory, "256MB")}
+	if strings.EqualFold(c.duckMemory, "off") {
+		c.duckMemory = ""
+	} else if !memoryLimit.MatchString(c.duckMemory) {
+		return c, fmt.Errorf("%s=%q: use a size such as 128MB, or off", envDuckMemory, c.duckMemory)
+	}
 	var err error
 	if c.sizes, err = intList(envSizes, defaultSizes); err != nil {
 		return c, err
@@ -97,13 +105,20 @@ func loadConfig() (config, error) {
 	return c, nil
 }
 
-// repeats returns how many times each strategy is timed at a size.
-func (c config) repeats(size int) int {
-	if c.repeat > 0 {
+// memoryLimit is the form of a DuckDB memory_limit the benchmark accepts.
+var memoryLimit = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|KiB|MiB|GiB)$`)
+
+// repeats returns how many times each strategy and the runner's delta run are timed at a size
+// (the best is kept): 3 up to 2M rows; above, 2 on DuckDB and 1 on PostgreSQL, which keeps
+// `make bench` within about 30 minutes on 2 cores.
+func (c config) repeats(e warehouse.Engine, size int) int {
+	switch {
+	case c.repeat > 0:
 		return c.repeat
-	}
-	if size <= 2_000_000 {
+	case size <= 2_000_000:
 		return 3
+	case e == warehouse.DuckDB:
+		return 2
 	}
 	return 1
 }

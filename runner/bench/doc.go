@@ -14,7 +14,8 @@
 //     snapshot, as the SQL a run executes (evaluate, diff, stream the delta, checkpoint, fold)
 //     on a copy of the same snapshot;
 //   - a delta run of the real runner (runner.Run) to an in-process destination: wall time,
-//     warehouse time, rows and requests sent, peak RSS (VmHWM) and peak Go memory.
+//     warehouse time, rows and requests sent, peak RSS (VmHWM) and peak Go memory; on DuckDB
+//     once more with DuckDB's memory_limit set, since the engine's memory is the process's.
 //
 // BenchmarkThroughput runs the real runner against the webhook platform with a rate limit
 // and reports the achieved records per second against the limit.
@@ -24,12 +25,15 @@
 //	DINMO_BENCH_SIZES           row counts, comma-separated (default 1000000,10000000)
 //	DINMO_BENCH_ENGINES         duckdb,postgres (default both)
 //	DINMO_BENCH_BATCH           destination batch size (default 1000)
-//	DINMO_BENCH_REPEAT          timings per strategy, best kept (default 3 up to 2M rows, else 1)
+//	DINMO_BENCH_REPEAT          timings per strategy and of the runner, best kept (default 3 up to
+//	                            2M rows; above, 2 on DuckDB and 1 on PostgreSQL)
 //	DINMO_BENCH_STRATEGIES      pipelines to time (default all; names as printed)
 //	DINMO_BENCH_FULL_RUN_MAX    largest size brought to its snapshot by a real full run (default 1000000)
 //	DINMO_BENCH_RATE            throughput benchmark: webhook requests_per_second (default 50)
 //	DINMO_BENCH_RATE_BATCH      throughput benchmark: batch size (default 100)
 //	DINMO_BENCH_RATE_ROWS       throughput benchmark: records sent (default 20000)
+//	DINMO_BENCH_DUCKDB_MEMORY_LIMIT  DuckDB memory_limit of one more delta run per DuckDB size
+//	                            (default 256MB; off to skip)
 //	DINMO_BENCH_OUT             also write the report (Markdown) to this file
 //	TEST_PG_DSN, PGBIN          as for package internal/pgtest
 package bench

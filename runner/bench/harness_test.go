@@ -14,7 +14,7 @@ func TestHarness(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the harness test starts a dozen child processes")
 	}
-	cfg := config{batch: 100, repeat: 1, rate: 200, rateBatch: 10, rateRows: 300}
+	cfg := config{batch: 100, repeat: 1, rate: 200, rateBatch: 10, rateRows: 300, duckMemory: "64MB"}
 	for _, tc := range []struct {
 		engine  warehouse.Engine
 		fullMax int // 0: the snapshot is seeded by SQL
@@ -28,6 +28,9 @@ func TestHarness(t *testing.T) {
 			}
 			if r.delta.VmHWMKiB <= 0 || r.delta.GoPeakBytes == 0 {
 				t.Errorf("memory not measured: VmHWM %d KiB, Go %d bytes", r.delta.VmHWMKiB, r.delta.GoPeakBytes)
+			}
+			if (tc.engine == warehouse.DuckDB) != (r.limited != nil) {
+				t.Errorf("memory-limited DuckDB run: %v", r.limited)
 			}
 			if len(r.violations) > 0 {
 				t.Errorf("violations: %v", r.violations)

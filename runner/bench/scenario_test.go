@@ -73,7 +73,6 @@ type scenario struct {
 	catalogURL string
 	store      catalog.Store
 	sealer     *secrets.Sealer
-	act        *catalog.Activation
 	notes      []string
 }
 
