@@ -78,11 +78,11 @@ func ParseStrategy(name string) (Strategy, error) {
 //
 // StrategyChanges won on DuckDB and PostgreSQL at 1M and 10M rows with 1% of the rows
 // inserted, deleted and updated: writing every evaluated row costs more than everything else
-// a delta run does (10M rows, 2 cores: DuckDB ~12 s for the whole changes pipeline against
-// 19-31 s for the rewrites, whose stage write alone took 10-18 s; PostgreSQL ~46 s against
-// 84-106 s). The anti-join and EXCEPT diffs were never faster than the full outer join they
-// replace, and rewriting the whole snapshot (CREATE TABLE AS, or the stage table renamed into
-// place) lost to patching it. The distributed engines cannot be measured here; they get
+// a delta run does. On 2 cores, 10M rows: DuckDB 7.4 s for the whole changes pipeline against
+// 16-17.5 s for the rewrites (their stage write alone took 8.5-9.5 s); PostgreSQL 47 s
+// against 53-97 s. The anti-join and EXCEPT diffs were never faster than the full outer join,
+// and rewriting the whole snapshot (CREATE TABLE AS, or the stage table renamed into place)
+// lost to patching it. The distributed engines cannot be measured here; they get
 // StrategyChanges too, since it writes 1-3% of the rows a rewrite writes and reads the
 // segment query with one aggregate and one join.
 func DefaultStrategy(warehouse.Engine) Strategy {
