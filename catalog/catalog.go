@@ -71,8 +71,24 @@ type Source struct {
 	Credentials map[string]string
 	// CredentialsVersion is the user's rotation marker for write-only credentials.
 	CredentialsVersion string
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
+	// StatsSchedule is when the runner computes the sizes of the source's segments and
+	// re-checks its models' primary keys (results in dinmo_stats). The zero value (Type "")
+	// means DefaultStatsSchedule.
+	StatsSchedule schedule.Schedule
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// DefaultStatsSchedule is the stats schedule of a source that declares none: daily, as the
+// duplicate primary key recheck requires.
+var DefaultStatsSchedule = schedule.Schedule{Type: schedule.TypeInterval, Every: "1d"}
+
+// EffectiveStatsSchedule returns the source's stats schedule, DefaultStatsSchedule when unset.
+func (s *Source) EffectiveStatsSchedule() schedule.Schedule {
+	if s.StatsSchedule.Type == "" {
+		return DefaultStatsSchedule
+	}
+	return s.StatsSchedule
 }
 
 // Model types (spec §1.5).
@@ -152,13 +168,16 @@ const (
 )
 
 // Materialization is how a model's rows are kept in the warehouse: a live view (the default),
-// or a table refreshed every Every or on the recurrence Recurrence (the vocabulary of
-// activation schedules).
+// or a table that the provider fills at apply and the runner refreshes on Refresh (the
+// vocabulary of activation schedules; manual means only at apply and from the CLI). The zero
+// value (Mode "") is a live model whose configuration did not mention materialisation.
 type Materialization struct {
-	Mode       string        `json:"mode,omitempty"`
-	Every      time.Duration `json:"every,omitempty"`
-	Recurrence string        `json:"recurrence,omitempty"`
+	Mode    string            `json:"mode,omitempty"`
+	Refresh schedule.Schedule `json:"refresh,omitzero"`
 }
+
+// IsTable reports whether the model is materialised as a table.
+func (m Materialization) IsTable() bool { return m.Mode == MaterializeTable }
 
 // Column is an introspected column of a model.
 type Column struct {
@@ -363,6 +382,52 @@ type SampleError struct {
 	Reason string `json:"reason"`
 }
 
+// Task kinds: the runner's scheduled work that is not an activation run.
+const (
+	// TaskModelRefresh refreshes the table of a model materialised as a table (object: model).
+	TaskModelRefresh = "model_refresh"
+	// TaskSourceStats re-checks the primary keys of a source's models and computes the sizes
+	// of its segments into dinmo_stats (object: source).
+	TaskSourceStats = "source_stats"
+)
+
+// Task is the schedule and lease of one piece of runner work on one object. The runner keeps
+// the set of tasks in line with the catalog's objects; a task is claimed by one runner at a
+// time, like an activation's run lease.
+type Task struct {
+	Kind        string
+	ObjectID    string
+	WorkspaceID string
+	// Schedule is the schedule NextRunAt was computed from, as the runner encodes it (a changed
+	// schedule resets NextRunAt).
+	Schedule string
+	// NextRunAt is when it is due next (nil: only on demand).
+	NextRunAt  *time.Time
+	LeaseOwner string
+	LeaseUntil *time.Time
+}
+
+// Task run statuses are the run statuses RunRunning, RunSucceeded, RunFailed and RunInterrupted.
+
+// TaskRun is one execution of a task: its history, as runs are an activation's.
+type TaskRun struct {
+	ID          string
+	Kind        string
+	ObjectID    string
+	WorkspaceID string
+	// ObjectName is the model's or source's name when the run started (history outlives
+	// renames and deletions).
+	ObjectName string
+	RunnerID   string
+	Trigger    string // "manual", "schedule"
+	Status     string
+	StartedAt  time.Time
+	FinishedAt *time.Time
+	// Rows is the table's row count after a refresh, or the number of segments measured.
+	Rows    int64
+	Message string // the error of a failed run, or a summary
+}
+
 // AuditEntry records one change made through the provider, or one run, pause or resume.
 type AuditEntry struct {
 	ID          int64
@@ -485,6 +550,30 @@ type Store interface {
 	// MarkInterruptedRuns sets every run of the activation still "running" to "interrupted"
 	// (called by the lease holder before it starts a new run) and returns how many it changed.
 	MarkInterruptedRuns(ctx context.Context, activationID string) (int, error)
+
+	// ListTasks returns every task, by kind and object.
+	ListTasks(ctx context.Context) ([]Task, error)
+	// PutTask creates the task of (Kind, ObjectID) or updates its WorkspaceID, Schedule and
+	// NextRunAt, leaving a lease in place.
+	PutTask(ctx context.Context, t *Task) error
+	// DeleteTask removes a task and its run history (its object is gone).
+	DeleteTask(ctx context.Context, kind, objectID string) error
+	// AcquireTask takes the task's lease for owner until now+ttl when the lease is free,
+	// expired or owner's, and, when dueOnly, the task is due (NextRunAt <= now). It reports
+	// whether owner holds it; a missing task is ErrNotFound.
+	AcquireTask(ctx context.Context, kind, objectID, owner string, ttl time.Duration, dueOnly bool) (bool, error)
+	// ReleaseTask frees owner's lease and stores the next due time (nil: only on demand).
+	ReleaseTask(ctx context.Context, kind, objectID, owner string, next *time.Time) error
+	// CreateTaskRun inserts a running task run (assigning ID and StartedAt unless set);
+	// FinishTaskRun stores its final status, rows and message.
+	CreateTaskRun(ctx context.Context, r *TaskRun) error
+	FinishTaskRun(ctx context.Context, r *TaskRun) error
+	// ListTaskRuns returns task runs newest first, of one object (objectID) or of a whole
+	// workspace (objectID empty), limit 0: 50.
+	ListTaskRuns(ctx context.Context, workspaceID, objectID string, limit int) ([]TaskRun, error)
+	// MarkInterruptedTaskRuns sets the object's task runs of that kind still running to
+	// interrupted (called by the lease holder before a new run).
+	MarkInterruptedTaskRuns(ctx context.Context, kind, objectID string) (int, error)
 
 	// AppendAudit adds an entry (for events not tied to a Store mutation).
 	AppendAudit(ctx context.Context, e AuditEntry) error

@@ -94,12 +94,15 @@ func (s *sqlStore) DeleteWorkspace(ctx context.Context, id string) error {
 
 var sourceKind = &kindDef[Source]{
 	kind: KindSource, table: "sources", prefix: prefixSource, workspaceScoped: true,
-	selectCols: `id, workspace_id, name, engine, settings, credentials, credentials_version, created_at, updated_at`,
+	selectCols: `id, workspace_id, name, engine, settings, credentials, credentials_version, stats_schedule, created_at, updated_at`,
 	scan: func(sc scanner) (*Source, error) {
 		var x Source
-		var settings, creds string
+		var settings, creds, statsSchedule string
 		var c, u int64
-		if err := sc.Scan(&x.ID, &x.WorkspaceID, &x.Name, &x.Engine, &settings, &creds, &x.CredentialsVersion, &c, &u); err != nil {
+		if err := sc.Scan(&x.ID, &x.WorkspaceID, &x.Name, &x.Engine, &settings, &creds, &x.CredentialsVersion, &statsSchedule, &c, &u); err != nil {
+			return nil, err
+		}
+		if err := decodeJSON("stats_schedule", statsSchedule, &x.StatsSchedule); err != nil {
 			return nil, err
 		}
 		if err := decodeJSON("settings", settings, &x.Settings); err != nil {
@@ -121,7 +124,16 @@ var sourceKind = &kindDef[Source]{
 		if err != nil {
 			return r, err
 		}
-		r.set = []col{{"name", x.Name}, {"engine", x.Engine}, {"settings", settings}, {"credentials", creds}, {"credentials_version", x.CredentialsVersion}}
+		var sched any
+		if x.StatsSchedule.Type != "" {
+			sched = x.StatsSchedule
+		}
+		statsSchedule, err := encodeJSON("stats_schedule", sched)
+		if err != nil {
+			return r, err
+		}
+		r.set = []col{{"name", x.Name}, {"engine", x.Engine}, {"settings", settings}, {"credentials", creds}, {"credentials_version", x.CredentialsVersion},
+			{"stats_schedule", statsSchedule}}
 		return r, nil
 	},
 	meta: func(x *Source) (*string, *time.Time, *time.Time) { return &x.ID, &x.CreatedAt, &x.UpdatedAt },
@@ -215,7 +227,7 @@ var modelKind = &kindDef[Model]{
 			return r, err
 		}
 		var mat any
-		if x.Materialization != (Materialization{}) {
+		if x.Materialization.Mode != "" {
 			mat = x.Materialization
 		}
 		matText, err := encodeJSON("materialization", mat)

@@ -192,6 +192,39 @@ var migrations = []migration{{
 	statements: []string{
 		`ALTER TABLE activations ADD COLUMN lookback_seconds BIGINT NOT NULL DEFAULT 0`,
 	},
+}, {
+	// Version 6: the stats schedule of sources, and the runner's tasks other than activation
+	// runs (model table refreshes, source stats) with their leases and history.
+	version: 6,
+	statements: []string{
+		`ALTER TABLE sources ADD COLUMN stats_schedule TEXT NOT NULL DEFAULT 'null'`,
+		`CREATE TABLE tasks (
+			kind         TEXT NOT NULL,
+			object_id    TEXT NOT NULL,
+			workspace_id TEXT NOT NULL,
+			schedule     TEXT NOT NULL DEFAULT '',
+			next_run_at  BIGINT,
+			lease_owner  TEXT,
+			lease_until  BIGINT,
+			PRIMARY KEY (kind, object_id)
+		)`,
+		`CREATE TABLE task_runs (
+			id           TEXT PRIMARY KEY,
+			kind         TEXT NOT NULL,
+			object_id    TEXT NOT NULL,
+			workspace_id TEXT NOT NULL,
+			object_name  TEXT NOT NULL DEFAULT '',
+			runner_id    TEXT NOT NULL DEFAULT '',
+			trigger_type TEXT NOT NULL DEFAULT '',
+			status       TEXT NOT NULL,
+			started_at   BIGINT NOT NULL,
+			finished_at  BIGINT,
+			row_count    BIGINT NOT NULL DEFAULT 0,
+			message      TEXT NOT NULL DEFAULT ''
+		)`,
+		`CREATE INDEX task_runs_object ON task_runs (object_id, started_at)`,
+		`CREATE INDEX task_runs_workspace ON task_runs (workspace_id, started_at)`,
+	},
 }}
 
 // schemaVersion is the schema version this build migrates the catalog to. A catalog at a newer

@@ -176,6 +176,7 @@ const (
 	prefixDestination = "dst_"
 	prefixActivation  = "act_"
 	prefixRun         = "run_"
+	prefixTaskRun     = "trun_"
 )
 
 // now is the current time at the catalog's precision (microseconds, UTC), so a value written

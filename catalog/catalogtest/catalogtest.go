@@ -44,6 +44,7 @@ func Run(t *testing.T, newURL func(t *testing.T) string) {
 		{"Leases", testLeases},
 		{"LeaseRace", testLeaseRace},
 		{"Runs", testRuns},
+		{"Tasks", testTasks},
 		{"Migrations", testMigrations},
 		{"ConcurrentStores", testConcurrentStores},
 	}
@@ -124,16 +125,18 @@ func newFixture(t *testing.T, s catalog.Store, wsName string) fixture {
 	must(t, s.CreateWorkspace(ctx, f.ws))
 	f.src = &catalog.Source{WorkspaceID: f.ws.ID, Name: "warehouse", Engine: "duckdb",
 		Settings:    map[string]any{"path": "/tmp/w.duckdb", "port": float64(5432), "ssl": true, "nested": map[string]any{"a": []any{"x", float64(1)}}},
-		Credentials: map[string]string{"password": secret}, CredentialsVersion: "v1"}
+		Credentials: map[string]string{"password": secret}, CredentialsVersion: "v1",
+		StatsSchedule: schedule.Schedule{Type: schedule.TypeInterval, Every: "6h", At: "01:00"}}
 	must(t, s.CreateSource(ctx, f.src))
 	f.mdl = &catalog.Model{WorkspaceID: f.ws.ID, SourceID: f.src.ID, Name: "customers", Description: "all customers", Type: catalog.ModelUsers,
 		SQL: "SELECT * FROM customers", PrimaryKey: "id", ViewName: "model_customers",
-		Columns:           []catalog.Column{{Name: "id", Type: "BIGINT", Category: "number"}, {Name: "email", Type: "VARCHAR", Category: "string"}},
-		Fields:            []catalog.Field{{Column: "email", DisplayName: "E-mail", Semantic: "email"}, {Column: "id", Type: "integer", Categorical: true}},
-		TimestampColumn:   "signed_up_at",
-		Relationships:     []catalog.Relationship{{Name: "orders", To: "orders", Kind: "one_to_many", FromColumn: "id", ToColumn: "customer_id"}},
-		Calculated:        json.RawMessage(`[{"name":"ltv","kind":"aggregate","path":["orders"],"function":"sum","column":"amount"}]`),
-		Materialization:   catalog.Materialization{Mode: catalog.MaterializeTable, Every: time.Hour, Recurrence: "mon 09:00"},
+		Columns:         []catalog.Column{{Name: "id", Type: "BIGINT", Category: "number"}, {Name: "email", Type: "VARCHAR", Category: "string"}},
+		Fields:          []catalog.Field{{Column: "email", DisplayName: "E-mail", Semantic: "email"}, {Column: "id", Type: "integer", Categorical: true}},
+		TimestampColumn: "signed_up_at",
+		Relationships:   []catalog.Relationship{{Name: "orders", To: "orders", Kind: "one_to_many", FromColumn: "id", ToColumn: "customer_id"}},
+		Calculated:      json.RawMessage(`[{"name":"ltv","kind":"aggregate","path":["orders"],"function":"sum","column":"amount"}]`),
+		Materialization: catalog.Materialization{Mode: catalog.MaterializeTable,
+			Refresh: schedule.Schedule{Type: schedule.TypeRecurrence, Rules: []schedule.Rule{{Days: []string{"mon"}, Times: []string{"09:00"}}}}},
 		DuplicateKeyShare: 0.0125, DuplicateKeyCheckedAt: ptrTime(time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC))}
 	must(t, s.CreateModel(ctx, f.mdl))
 	f.seg = &catalog.Segment{WorkspaceID: f.ws.ID, ModelID: f.mdl.ID, Name: "vip", Description: "big spenders",
@@ -1074,3 +1077,90 @@ func testConcurrentStores(t *testing.T, newURL func(t *testing.T) string) {
 }
 
 func ptrTime(t time.Time) *time.Time { return &t }
+
+// testTasks covers the runner's tasks: upsert keeps the lease, a due task is claimed by one
+// owner only, release stores the next time, runs keep their history until the task is deleted.
+func testTasks(t *testing.T, newURL func(t *testing.T) string) {
+	s := open(t, newURL(t))
+	ctx := t.Context()
+	f := newFixture(t, s, "w")
+	past, future := time.Now().Add(-time.Minute).UTC().Truncate(time.Microsecond), time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
+
+	_, err := s.AcquireTask(ctx, catalog.TaskModelRefresh, f.mdl.ID, "r1", time.Minute, false)
+	wantErr(t, "acquire missing task", err, catalog.ErrNotFound)
+
+	task := &catalog.Task{Kind: catalog.TaskModelRefresh, ObjectID: f.mdl.ID, WorkspaceID: f.ws.ID, Schedule: `{"type":"interval","every":"1h"}`, NextRunAt: &future}
+	must(t, s.PutTask(ctx, task))
+	ok, err := s.AcquireTask(ctx, task.Kind, task.ObjectID, "r1", time.Minute, true)
+	must(t, err)
+	if ok {
+		t.Fatal("a task due in an hour was claimed as due")
+	}
+	task.NextRunAt = &past
+	must(t, s.PutTask(ctx, task))
+	ok, err = s.AcquireTask(ctx, task.Kind, task.ObjectID, "r1", time.Minute, true)
+	must(t, err)
+	if !ok {
+		t.Fatal("a due, free task was not claimed")
+	}
+	ok, err = s.AcquireTask(ctx, task.Kind, task.ObjectID, "r2", time.Minute, false)
+	must(t, err)
+	if ok {
+		t.Fatal("a task held by r1 was claimed by r2")
+	}
+	// Upserting the schedule leaves the lease alone.
+	task.Schedule = `{"type":"interval","every":"2h"}`
+	must(t, s.PutTask(ctx, task))
+	tasks, err := s.ListTasks(ctx)
+	must(t, err)
+	if len(tasks) != 1 || tasks[0].LeaseOwner != "r1" || tasks[0].Schedule != task.Schedule || tasks[0].NextRunAt == nil || !tasks[0].NextRunAt.Equal(past) {
+		t.Fatalf("tasks after upsert = %+v", tasks)
+	}
+	// Release by a non-holder changes nothing; by the holder frees it and stores next.
+	must(t, s.ReleaseTask(ctx, task.Kind, task.ObjectID, "r2", nil))
+	must(t, s.ReleaseTask(ctx, task.Kind, task.ObjectID, "r1", &future))
+	tasks, err = s.ListTasks(ctx)
+	must(t, err)
+	if tasks[0].LeaseOwner != "" || tasks[0].NextRunAt == nil || !tasks[0].NextRunAt.Equal(future) {
+		t.Fatalf("task after release = %+v", tasks[0])
+	}
+	ok, err = s.AcquireTask(ctx, task.Kind, task.ObjectID, "r2", time.Minute, false)
+	must(t, err)
+	if !ok {
+		t.Fatal("an on-demand claim of a free task failed")
+	}
+
+	// Runs: history per object and per workspace, newest first; interrupted marking.
+	r1 := &catalog.TaskRun{Kind: task.Kind, ObjectID: f.mdl.ID, WorkspaceID: f.ws.ID, ObjectName: "customers", RunnerID: "r1", Trigger: "schedule", StartedAt: ts(10)}
+	must(t, s.CreateTaskRun(ctx, r1))
+	r1.Status, r1.Rows, r1.Message = catalog.RunSucceeded, 42, "refreshed"
+	must(t, s.FinishTaskRun(ctx, r1))
+	wantErr(t, "finish twice", s.FinishTaskRun(ctx, r1), catalog.ErrNotFound)
+	r2 := &catalog.TaskRun{Kind: catalog.TaskSourceStats, ObjectID: f.src.ID, WorkspaceID: f.ws.ID, ObjectName: "warehouse", StartedAt: ts(20)}
+	must(t, s.CreateTaskRun(ctx, r2))
+	r3 := &catalog.TaskRun{Kind: task.Kind, ObjectID: f.mdl.ID, WorkspaceID: f.ws.ID, StartedAt: ts(30)}
+	must(t, s.CreateTaskRun(ctx, r3))
+	n, err := s.MarkInterruptedTaskRuns(ctx, task.Kind, f.mdl.ID)
+	must(t, err)
+	equal(t, "interrupted", n, 1)
+	runs, err := s.ListTaskRuns(ctx, f.ws.ID, f.mdl.ID, 0)
+	must(t, err)
+	if len(runs) != 2 || runs[0].ID != r3.ID || runs[0].Status != catalog.RunInterrupted || runs[1].ID != r1.ID ||
+		runs[1].Rows != 42 || runs[1].Message != "refreshed" || runs[1].Status != catalog.RunSucceeded || runs[1].FinishedAt == nil {
+		t.Fatalf("model task runs = %+v", runs)
+	}
+	all, err := s.ListTaskRuns(ctx, f.ws.ID, "", 2)
+	must(t, err)
+	if len(all) != 2 || all[0].ID != r3.ID || all[1].ID != r2.ID {
+		t.Fatalf("workspace task runs (limit 2) = %+v", all)
+	}
+	must(t, s.DeleteTask(ctx, task.Kind, task.ObjectID))
+	tasks, err = s.ListTasks(ctx)
+	must(t, err)
+	runs, err = s.ListTaskRuns(ctx, f.ws.ID, f.mdl.ID, 0)
+	must(t, err)
+	if len(tasks) != 0 || len(runs) != 0 {
+		t.Fatalf("after delete: %d tasks, %d runs of the model", len(tasks), len(runs))
+	}
+	must(t, s.DeleteTask(ctx, task.Kind, task.ObjectID)) // idempotent
+}
