@@ -47,8 +47,15 @@ func manualScheduleValue() types.Object {
 }
 
 func scheduleSchema() schema.SingleNestedAttribute {
+	return scheduleAttribute("When the runner starts the activation by itself, always in UTC. Defaults to `{ type = \"manual\" }` (only on demand). ",
+		manualScheduleValue())
+}
+
+// scheduleAttribute is a schedule attribute (the vocabulary of activation schedules) with its
+// own opening sentence and default.
+func scheduleAttribute(intro string, def types.Object) schema.SingleNestedAttribute {
 	return schema.SingleNestedAttribute{
-		MarkdownDescription: "When the runner starts the activation by itself, always in UTC. Defaults to `{ type = \"manual\" }` (only on demand). " +
+		MarkdownDescription: intro +
 			"A runner that was down runs a missed schedule once when it starts, not once per missed occurrence.\n\n" +
 			"* `{ type = \"interval\", every = \"15m\" }`: every 15 minutes (at least `1m`, at most `365d`; units `m`, `h`, `d`).\n" +
 			"* `{ type = \"interval\", every = \"6h\", at = \"01:30\" }`: anchored at a UTC time: 01:30, 07:30, 13:30 and 19:30 UTC. " +
@@ -57,7 +64,7 @@ func scheduleSchema() schema.SingleNestedAttribute {
 			"every listed weekday at every listed UTC time; rules combine.\n" +
 			"* `{ type = \"cron\", cron = \"*/15 * * * *\" }`: a 5-field cron expression in UTC, allowed only when the workspace sets `cron_enabled = true`.",
 		Optional: true, Computed: true,
-		Default: objectdefault.StaticValue(manualScheduleValue()),
+		Default: objectdefault.StaticValue(def),
 		Attributes: map[string]schema.Attribute{
 			"type": schema.StringAttribute{
 				MarkdownDescription: "`manual`, `interval`, `recurrence` or `cron`. Defaults to `manual`.",
@@ -199,8 +206,8 @@ func stringList(v []string) types.List {
 }
 
 // schedulePath maps a schedule.FieldError path to the attribute path.
-func schedulePath(fe *schedule.FieldError) path.Path {
-	p := path.Root("schedule")
+func schedulePath(root path.Path, fe *schedule.FieldError) path.Path {
+	p := root
 	for _, step := range fe.Path {
 		switch v := step.(type) {
 		case int:
@@ -216,17 +223,22 @@ func schedulePath(fe *schedule.FieldError) path.Path {
 // onlyCron restricts the report to the workspace's cron refusal (the structural problems
 // were reported when the configuration was validated).
 func addScheduleProblems(d *diag.Diagnostics, err error, onlyCron bool) {
+	addScheduleProblemsAt(d, path.Root("schedule"), err, onlyCron)
+}
+
+// addScheduleProblemsAt is addScheduleProblems for a schedule attribute at root.
+func addScheduleProblemsAt(d *diag.Diagnostics, root path.Path, err error, onlyCron bool) {
 	for _, fe := range schedule.Problems(err) {
 		cron := errors.Is(fe, schedule.ErrCronDisabled)
 		if onlyCron && !cron {
 			continue
 		}
 		if cron {
-			diagnostics.AddAttributeError(d, schedulePath(fe), "Cron Schedules Disabled", fe.Error()+".",
+			diagnostics.AddAttributeError(d, schedulePath(root, fe), "Cron Schedules Disabled", fe.Error()+".",
 				"Enable cron on the workspace (cron_enabled = true on dinmo_workspace), or use an interval or recurrence schedule.", nil)
 			continue
 		}
-		diagnostics.AddAttributeError(d, schedulePath(fe), "Invalid Schedule", fe.Error()+".",
+		diagnostics.AddAttributeError(d, schedulePath(root, fe), "Invalid Schedule", fe.Error()+".",
 			"Fix the schedule; see the schedule attribute's documentation for the forms it takes.", nil)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"dinmo/connectors"
 	"dinmo/connectors/registry"
 	"dinmo/provider/internal/diagnostics"
+	"dinmo/schedule"
 	"dinmo/provider/internal/fields"
 	"dinmo/secrets"
 )
@@ -38,6 +39,7 @@ const (
 	attrCredentialsWOVersion = "credentials_wo_version"
 	attrCredentialsRef       = "credentials_ref"
 	attrAPIBaseURL           = "api_base_url" // destinations only
+	attrStatsSchedule        = "stats_schedule" // sources only
 )
 
 // connKind is one engine or platform as the schema sees it.
@@ -212,7 +214,9 @@ type connModel struct {
 	// APIBaseURL is the api_base_url attribute, which only destinations have (null for
 	// sources).
 	APIBaseURL types.String
-	Blocks     map[string]types.Object
+	// StatsSchedule is the stats_schedule attribute, which only sources have.
+	StatsSchedule types.Object
+	Blocks        map[string]types.Object
 }
 
 // getter is what tfsdk.Config, tfsdk.Plan and tfsdk.State have in common.
@@ -255,6 +259,13 @@ func readConnModel(ctx context.Context, g getter, kindAttr string, kinds []connK
 	if _, ok := a[attrAPIBaseURL]; ok {
 		m.APIBaseURL = str(attrAPIBaseURL)
 	}
+	if v, ok := a[attrStatsSchedule]; ok {
+		o, isObj := v.(types.Object)
+		if !isObj {
+			diags.AddError("Unexpected Attribute Type", fmt.Sprintf("Attribute %q is not an object; this is a provider bug.", attrStatsSchedule))
+		}
+		m.StatsSchedule = o
+	}
 	for _, k := range kinds {
 		b, ok := a[k.Name].(types.Object)
 		if !ok {
@@ -285,6 +296,9 @@ func (m connModel) object(kindAttr string, kinds []connKind, typ attr.Type) (typ
 	}
 	if _, ok := ot.AttributeTypes()[attrAPIBaseURL]; ok {
 		vals[attrAPIBaseURL] = m.APIBaseURL
+	}
+	if _, ok := ot.AttributeTypes()[attrStatsSchedule]; ok {
+		vals[attrStatsSchedule] = m.StatsSchedule
 	}
 	for _, k := range kinds {
 		b, ok := m.Blocks[k.Name]
@@ -565,6 +579,9 @@ func (r *connResource) ValidateConfig(ctx context.Context, req resource.Validate
 		return
 	}
 	validateConn(m, r.what, r.kindAttr, r.kinds, &resp.Diagnostics)
+	if sched, known := scheduleFromObject(m.StatsSchedule); known && !m.StatsSchedule.IsNull() {
+		addScheduleProblemsAt(&resp.Diagnostics, path.Root(attrStatsSchedule), schedule.Validate(sched, true), false)
+	}
 }
 
 func (r *connResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {

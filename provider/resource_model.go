@@ -23,6 +23,7 @@ import (
 
 	"dinmo/catalog"
 	"dinmo/connectors/warehouse"
+	"dinmo/materialize"
 	"dinmo/provider/internal/diagnostics"
 	"dinmo/segment"
 	"dinmo/stats"
@@ -113,14 +114,15 @@ func (r *modelResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 	for k, v := range modelGraphAttributes() {
 		attrs[k] = v
 	}
+	attrs["materialization"] = materializationAttribute()
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "A model makes a table or a SQL query of a source available to segments and activations. " +
 			"Applying it creates (or replaces) the view `" + warehouse.SchemaSegments + ".model_<name>` in the source's warehouse, " +
 			"introspects its columns and checks the primary key: more than 5% of rows with a NULL or repeated key fails the " +
 			"apply, naming the key and the share; any duplicate warns. Fields, relationships and calculated fields are checked " +
 			"at plan time against the columns (introspected at plan time when the query changes) and the other models of the " +
-			"source. When the model changes, the views of its segments are re-created too. If the view disappears from the " +
-			"warehouse, the next plan shows an update that re-creates it.\n\n" +
+			"source. When the model changes, the views of its segments are re-created too. If the view (or the table of a model " +
+			"materialised as a table) disappears from the warehouse, the next plan shows an update that re-creates it.\n\n" +
 			"The model's view holds exactly the model's query; calculated fields are computed in segment views (which select " +
 			"them after the model's columns), so activations can map them.\n\n" +
 			"Import with `<workspace name>/<model name>` or the catalog id.",
@@ -160,6 +162,7 @@ func (r *modelResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 		}
 	}
 	r.validateGraph(ctx, &plan, &resp.Diagnostics)
+	r.data.validateMaterialization(ctx, plan.Materialization, plan.WorkspaceID, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
@@ -264,7 +267,16 @@ func modelNeedsRebuild(plan, state modelModel) bool {
 		!plan.Name.Equal(state.Name) || !plan.SQL.Equal(state.SQL) || !plan.Table.Equal(state.Table) ||
 		!plan.PrimaryKey.Equal(state.PrimaryKey) || !plan.ViewName.Equal(state.ViewName) ||
 		!plan.Fields.Equal(state.Fields) || !plan.TimestampColumn.Equal(state.TimestampColumn) ||
-		!plan.Relationships.Equal(state.Relationships) || !plan.Calculated.Equal(state.Calculated)
+		!plan.Relationships.Equal(state.Relationships) || !plan.Calculated.Equal(state.Calculated) ||
+		modeChanged(plan.Materialization, state.Materialization)
+}
+
+// modeChanged tells whether the materialisation mode differs (a changed refresh schedule alone
+// needs no rebuild: the runner picks it up).
+func modeChanged(plan, state types.Object) bool {
+	p, pk := materializationMode(plan)
+	s, sk := materializationMode(state)
+	return !pk || !sk || p != s
 }
 
 func (r *modelResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -292,6 +304,9 @@ func (r *modelResource) Create(ctx context.Context, req resource.CreateRequest, 
 	}
 	if err := r.data.Store.CreateModel(r.data.ctx(ctx), m); err != nil {
 		r.dropView(c, m.Name)
+		if err := materialize.Drop(c.ctx, c.Warehouse, materialize.TableName(m.Name)); err != nil {
+			tflog.Warn(c.ctx, "dropping the model table after a failed create failed", map[string]any{"error": err.Error()})
+		}
 		addStoreError(&resp.Diagnostics, summary, catalog.KindModel, m.Name, err)
 		return
 	}
@@ -400,7 +415,19 @@ func (r *modelResource) buildView(c *conn, m *catalog.Model, creating bool, summ
 		}
 	}
 	view := modelViewName(m.Name)
-	if err := warehouse.ReplaceView(ctx, c.Warehouse, warehouse.SchemaSegments, view, query); err != nil {
+	table := materialize.TableName(m.Name)
+	if m.Materialization.IsTable() {
+		if err := materialize.Build(ctx, c.Warehouse, view, table, query); err != nil {
+			diagnostics.AddAttributeError(d, path.Root("materialization"), summary,
+				"Creating the model's table "+displayViewName(table)+" and pointing its view "+displayViewName(view)+" at it failed.",
+				"Check the query and that the source user may create tables and views in "+warehouse.SchemaSegments+".", c.redact(err))
+			if creating {
+				r.dropView(c, m.Name)
+				_ = materialize.Drop(ctx, c.Warehouse, table)
+			}
+			return false
+		}
+	} else if err := materialize.Unbuild(ctx, c.Warehouse, view, table, query); err != nil {
 		diagnostics.AddAttributeError(d, queryAttr, summary, "Creating the model's view "+displayViewName(view)+" failed.",
 			"Check the query and that the source user may create views in "+warehouse.SchemaSegments+".", c.redact(err))
 		if creating {
@@ -471,6 +498,11 @@ func (r *modelResource) Read(ctx context.Context, req resource.ReadRequest, resp
 		return
 	}
 	state.ViewName = r.data.checkedViewName(ctx, m.SourceID, modelViewName(m.Name), catalog.KindModel, m.Name, state.ViewName, prevView, &resp.Diagnostics)
+	if m.Materialization.IsTable() && state.ViewName.ValueString() != "" {
+		// The view reads the table: a table gone from the warehouse is drift like a missing view.
+		table := materialize.TableName(m.Name)
+		state.ViewName = r.data.checkedViewName(ctx, m.SourceID, table, catalog.KindModel, m.Name, state.ViewName, prevView, &resp.Diagnostics)
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -569,6 +601,24 @@ func (r *modelResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 	}
 	tflog.Info(ctx, "deleted model from the catalog", map[string]any{"model_id": m.ID})
 	r.data.dropViewOrWarn(ctx, m.SourceID, modelViewName(m.Name), "model", m.Name, &resp.Diagnostics)
+	if m.Materialization.IsTable() {
+		r.data.dropTableOrWarn(ctx, m.SourceID, materialize.TableName(m.Name), m.Name, &resp.Diagnostics)
+	}
+}
+
+// dropTableOrWarn drops a model's table after the model left the catalog; when the warehouse
+// cannot be reached or refuses, it warns.
+func (d *providerData) dropTableOrWarn(ctx context.Context, sourceID, table, name string, diags *diag.Diagnostics) {
+	c, err := d.openSourceByID(ctx, sourceID)
+	if err == nil {
+		defer c.close()
+		err = materialize.Drop(c.ctx, c.Warehouse, table)
+	}
+	if err != nil {
+		diagnostics.AddWarning(diags, "Table Not Dropped",
+			fmt.Sprintf("The model %q was removed from the catalog, but its table %s could not be dropped.", name, displayViewName(table)),
+			"Drop the table by hand if it is still there.", err)
+	}
 }
 
 // dropViewOrWarn drops a view of dinmo_segments after its object left the catalog; when the
@@ -610,6 +660,7 @@ type modelModel struct {
 	Relationships     types.List    `tfsdk:"relationships"`
 	Calculated        types.List    `tfsdk:"calculated_fields"`
 	DuplicateKeyShare types.Float64 `tfsdk:"duplicate_key_share"`
+	Materialization   types.Object  `tfsdk:"materialization"`
 }
 
 // toCatalog copies the declared attributes onto m, the graph included (which must be known).
@@ -631,6 +682,12 @@ func (p *modelModel) toCatalog(ctx context.Context, m *catalog.Model) diag.Diagn
 	m.SQL = p.SQL.ValueString()
 	m.Table = p.Table.ValueString()
 	m.PrimaryKey = p.PrimaryKey.ValueString()
+	mat, known := materializationFromObject(p.Materialization)
+	if !known {
+		diagnostics.AddError(&diags, "Unknown Model Definition", "The model's materialization is not known at apply time.",
+			"This is a bug in the provider; please report it.", nil)
+	}
+	m.Materialization = mat
 	return diags
 }
 
@@ -650,6 +707,7 @@ func (p *modelModel) fromCatalog(m *catalog.Model) diag.Diagnostics {
 	p.Columns = cols
 	d.Append(p.setGraph(context.Background(), modelGraphOf(m))...)
 	p.DuplicateKeyShare = types.Float64Value(duplicateShareOf(m))
+	p.Materialization = materializationValue(m.Materialization, p.Materialization)
 	return d
 }
 

@@ -17,6 +17,7 @@ import (
 	"dinmo/connectors/registry"
 	"dinmo/connectors/warehouse"
 	"dinmo/provider/internal/diagnostics"
+	"dinmo/schedule"
 )
 
 var (
@@ -47,6 +48,7 @@ func (r *sourceResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 	attrs["id"] = idAttribute("source")
 	attrs["workspace_id"] = workspaceIDAttribute("source")
 	attrs["name"] = nameAttribute("source", false)
+	attrs[attrStatsSchedule] = statsScheduleAttribute()
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "A source is a connected warehouse. Creating it tests the connection and creates the schemas dinmo " +
 			"manages in the warehouse: `" + strings.Join(warehouse.ManagedSchemas, "`, `") + "` (model and segment views, " +
@@ -81,6 +83,10 @@ func (r *sourceResource) Create(ctx context.Context, req resource.CreateRequest,
 	src := &catalog.Source{
 		WorkspaceID: wsID, Name: name, Engine: kind.Name, Settings: settings,
 		Credentials: creds.Stored, CredentialsVersion: plan.CredentialsWOVersion.ValueString(),
+		StatsSchedule: r.statsScheduleOf(ctx, plan, &resp.Diagnostics),
+	}
+	if resp.Diagnostics.HasError() {
+		return
 	}
 	if err := r.data.Store.CreateSource(r.data.ctx(ctx), src); err != nil {
 		addStoreError(&resp.Diagnostics, summary, catalog.KindSource, name, err)
@@ -112,6 +118,7 @@ func (r *sourceResource) Read(ctx context.Context, req resource.ReadRequest, res
 	if !ok {
 		return
 	}
+	m.StatsSchedule = scheduleValue(src.EffectiveStatsSchedule(), state.StatsSchedule)
 	r.setState(ctx, m, &resp.State, &resp.Diagnostics)
 }
 
@@ -145,6 +152,10 @@ func (r *sourceResource) Update(ctx context.Context, req resource.UpdateRequest,
 	src.Settings = settings
 	src.Credentials = creds.Stored
 	src.CredentialsVersion = plan.CredentialsWOVersion.ValueString()
+	src.StatsSchedule = r.statsScheduleOf(ctx, plan, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	if err := r.data.Store.UpdateSource(r.data.ctx(ctx), src); err != nil {
 		addStoreError(&resp.Diagnostics, summary, catalog.KindSource, src.Name, err)
 		return
@@ -223,4 +234,26 @@ func (r *sourceResource) prepare(ctx context.Context, kind connKind, settings ma
 	}
 	tflog.Debug(c.ctx, "source connection tested and managed schemas created", map[string]any{"engine": kind.Name})
 	return true
+}
+
+// statsScheduleOf reads and checks a planned stats_schedule (cron needs the workspace's
+// permission, like activation schedules).
+func (r *sourceResource) statsScheduleOf(ctx context.Context, plan connModel, d *diag.Diagnostics) schedule.Schedule {
+	sched, known := scheduleFromObject(plan.StatsSchedule)
+	if !known {
+		diagnostics.AddError(d, "Unknown Stats Schedule", "The source's stats_schedule is not known at apply time.",
+			"This is a bug in the provider; please report it.", nil)
+		return sched
+	}
+	root := path.Root(attrStatsSchedule)
+	addScheduleProblemsAt(d, root, schedule.Validate(sched, true), false)
+	if sched.Type == schedule.TypeCron && !d.HasError() {
+		w, err := r.data.Store.GetWorkspace(ctx, plan.WorkspaceID.ValueString())
+		if err != nil {
+			addStoreError(d, "Invalid Source", catalog.KindWorkspace, plan.WorkspaceID.ValueString(), err)
+			return sched
+		}
+		addScheduleProblemsAt(d, root, schedule.ValidateFor(sched, w.Name, w.Settings.CronEnabled), true)
+	}
+	return sched
 }

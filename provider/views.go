@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"dinmo/catalog"
 	"dinmo/connectors/warehouse"
+	"dinmo/materialize"
 	"dinmo/segment"
 )
 
@@ -30,10 +30,7 @@ func displayViewName(view string) string { return warehouse.SchemaSegments + "."
 // modelQuery is the SELECT of a model's view: the user's SQL, or every column of a table whose
 // dotted name parts are each quoted by the dialect.
 func modelQuery(d warehouse.Dialect, sql, table string) string {
-	if table != "" {
-		return "SELECT * FROM " + d.Qualified(strings.Split(table, ".")...)
-	}
-	return warehouse.TrimQuery(sql)
+	return materialize.Query(d, sql, table)
 }
 
 func columnsToCatalog(cols []warehouse.Column) []catalog.Column {

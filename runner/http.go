@@ -136,6 +136,11 @@ func (r *Runner) Serve(ctx context.Context, o ServeOptions) error {
 		defer close(checkDone)
 		r.checkLoop(loopCtx, o.CheckInterval)
 	}()
+	tasksDone := make(chan struct{})
+	go func() {
+		defer close(tasksDone)
+		r.taskLoop(loopCtx, o.Poll)
+	}()
 	var serveErr error
 	select {
 	case <-ctx.Done():
@@ -145,6 +150,7 @@ func (r *Runner) Serve(ctx context.Context, o ServeOptions) error {
 	}
 	<-loopDone
 	<-checkDone
+	<-tasksDone
 	r.WaitAlerts()
 	r.logger.Info("runner stopping: runs in progress ended")
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -153,6 +159,24 @@ func (r *Runner) Serve(ctx context.Context, o ServeOptions) error {
 		serveErr = fmt.Errorf("serve: http shutdown: %w", err)
 	}
 	return serveErr
+}
+
+// taskLoop runs the due tasks (model table refreshes, source stats) every poll until ctx is
+// done, then waits for those in progress.
+func (r *Runner) taskLoop(ctx context.Context, poll time.Duration) {
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		if _, err := r.TickTasks(ctx); err != nil && ctx.Err() == nil {
+			r.logger.Error("task tick failed", LogError, err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			r.WaitTasks()
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // checkLoop re-checks automatically paused activations every interval until ctx is done.

@@ -44,6 +44,9 @@ const (
 	LogAddr         = "addr"
 	LogPoll         = "poll"
 	LogConcurrency  = "concurrency"
+	LogTask         = "task"      // task kind: model_refresh, source_stats
+	LogObjectID     = "object_id" // the task's model or source id
+	LogObject       = "object"    // the task's model or source name
 	LogCount        = "count"
 	LogField        = "field" // a destination field (name only)
 	LogTypeChanged  = "type_changed"

@@ -25,6 +25,9 @@ type Metrics struct {
 	warnings    *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
 	lastSuccess *prometheus.GaugeVec
+	taskRuns    *prometheus.CounterVec
+	taskSeconds *prometheus.HistogramVec
+	taskSuccess *prometheus.GaugeVec
 }
 
 // NewMetrics creates the runner's series in a fresh registry, with the Go runtime and process
@@ -56,9 +59,21 @@ func NewMetrics() *Metrics {
 			Name: "dinmo_activation_last_success_timestamp_seconds",
 			Help: "Unix time of the end of the activation's last successful run.",
 		}, labels),
+		taskRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dinmo_task_runs_total", Help: "Finished runs of tasks (model_refresh, source_stats), by final status.",
+		}, []string{"workspace", "task", "object", "status"}),
+		taskSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "dinmo_task_duration_seconds",
+			Help:    "Duration of task runs (model table refreshes, source stats).",
+			Buckets: prometheus.ExponentialBuckets(0.1, 2, 16),
+		}, []string{"workspace", "task", "object"}),
+		taskSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "dinmo_task_last_success_timestamp_seconds",
+			Help: "Unix time of the end of the task's last successful run (for a model table: its freshness).",
+		}, []string{"workspace", "task", "object"}),
 	}
 	reg.MustRegister(m.runs, m.evaluated, m.added, m.changed, m.removed, m.sent, m.rejected,
-		m.warnings, m.duration, m.lastSuccess,
+		m.warnings, m.duration, m.lastSuccess, m.taskRuns, m.taskSeconds, m.taskSuccess,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -83,5 +98,17 @@ func (m *Metrics) observe(workspace, activation string, res *Result, elapsed tim
 	m.duration.WithLabelValues(workspace, activation).Observe(elapsed.Seconds())
 	if run.FinishedAt != nil && (run.Status == catalog.RunSucceeded || run.Status == catalog.RunWarning) {
 		m.lastSuccess.WithLabelValues(workspace, activation).Set(float64(run.FinishedAt.Unix()))
+	}
+}
+
+// observeTask records a finished task run of a workspace (by name).
+func (m *Metrics) observeTask(workspace string, run *catalog.TaskRun, elapsed time.Duration) {
+	if m == nil || run == nil {
+		return
+	}
+	m.taskRuns.WithLabelValues(workspace, run.Kind, run.ObjectName, run.Status).Inc()
+	m.taskSeconds.WithLabelValues(workspace, run.Kind, run.ObjectName).Observe(elapsed.Seconds())
+	if run.Status == catalog.RunSucceeded && run.FinishedAt != nil {
+		m.taskSuccess.WithLabelValues(workspace, run.Kind, run.ObjectName).Set(float64(run.FinishedAt.Unix()))
 	}
 }

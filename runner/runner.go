@@ -88,6 +88,7 @@ type Runner struct {
 	now         func() time.Time
 
 	alerts *alerting
+	tasks  *taskRunner // model refreshes and source stats (TickTasks)
 
 	mu      sync.Mutex
 	running map[string]bool // activation ids running in this process
@@ -156,6 +157,7 @@ func New(opts Options) (*Runner, error) {
 		r.now = time.Now
 	}
 	r.logger = r.logger.With(LogRunner, r.id)
+	r.tasks = r.newTaskRunner(DefaultTaskConcurrency)
 	return r, nil
 }
 

@@ -125,6 +125,10 @@ func commands() []command {
 			flags: breakdownFlags, run: cmdBreakdown},
 		{name: "overlap", args: "<workspace>/<segment> <workspace>/<segment>...", summary: "compare segments of the same model",
 			flags: statsFlags, run: cmdOverlap},
+		{name: "refresh", args: "<workspace>/<model>", summary: "refresh the table of a model materialised as a table, now",
+			run: cmdRefresh},
+		{name: "tasks", args: "<workspace>[/<model or source>]", summary: "show the history of table refreshes and stats runs",
+			flags: tasksFlags, run: cmdTasks},
 		{name: "version", summary: "print the version", run: cmdVersion},
 		{name: "help", args: "[<command>]", summary: "show help", run: nil},
 	}

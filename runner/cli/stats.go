@@ -312,9 +312,11 @@ type modelCheckJSON struct {
 	DuplicateKeyShare float64 `json:"duplicate_key_share"`
 }
 
-// workspaceStats re-checks the primary key of every model of a workspace (recording the share
-// in the catalog and in dinmo_stats.model_key_checks) and computes the size of every segment
-// (recorded in dinmo_stats.segment_sizes): what a daily cron job runs.
+// workspaceStats runs the stats task of every source of a workspace now: it re-checks the
+// primary key of every model (recording the share in the catalog and in
+// dinmo_stats.model_key_checks) and computes the size of every segment (recorded in
+// dinmo_stats.segment_sizes). `dinmo-runner serve` runs the same task on each source's
+// stats_schedule; each run is in the task history (`dinmo-runner tasks`).
 func (e *env) workspaceStats(ctx context.Context, wsName string) error {
 	st, err := e.openCatalog(ctx)
 	if err != nil {
@@ -325,90 +327,49 @@ func (e *env) workspaceStats(ctx context.Context, wsName string) error {
 	if err != nil {
 		return err
 	}
-	models, err := st.ListModels(ctx, ws.ID)
+	srcs, err := st.ListSources(ctx, ws.ID)
 	if err != nil {
 		return err
 	}
-	segs, err := st.ListSegments(ctx, ws.ID)
+	r, err := e.newRunner(st, e.stderr)
 	if err != nil {
 		return err
 	}
-	now := time.Now()
 	var out workspaceJSON
-	whs := map[string]warehouse.Warehouse{}
-	defer func() {
-		for _, w := range whs {
-			_ = w.Close()
-		}
-	}()
-	open := func(sourceID string) (warehouse.Warehouse, error) {
-		if w, ok := whs[sourceID]; ok {
-			return w, nil
-		}
-		src, err := st.GetSource(ctx, sourceID)
+	var failed []error
+	for i := range srcs {
+		res, err := r.ComputeSourceStats(ctx, srcs[i].ID)
 		if err != nil {
-			return nil, err
+			failed = append(failed, fmt.Errorf("source %s/%s: %w", ws.Name, srcs[i].Name, err))
 		}
-		w, err := e.openSourceWarehouse(ctx, src)
-		if err != nil {
-			return nil, err
-		}
-		whs[sourceID] = w
-		return w, nil
-	}
-	byID := map[string]*catalog.Model{}
-	for i := range models {
-		m := &models[i]
-		byID[m.ID] = m
-		w, err := open(m.SourceID)
-		if err != nil {
-			return err
-		}
-		kc, err := stats.DuplicateKeys(ctx, w.DB(), w.Dialect(), viewRelation(m.ViewName), m.PrimaryKey)
-		if err != nil {
-			return fmt.Errorf("model %s/%s: %w", ws.Name, m.Name, err)
-		}
-		if err := stats.RecordKeyCheck(ctx, w.DB(), w.Dialect(), m.ID, kc, now); err != nil {
-			return fmt.Errorf("model %s/%s: %w", ws.Name, m.Name, err)
-		}
-		at := now.UTC().Truncate(time.Microsecond)
-		m.DuplicateKeyShare, m.DuplicateKeyCheckedAt = kc.Share, &at
-		if err := st.UpdateModel(catalog.WithActor(ctx, "dinmo-runner"), m); err != nil {
-			return fmt.Errorf("model %s/%s: %w", ws.Name, m.Name, err)
-		}
-		out.Models = append(out.Models, modelCheckJSON{Model: ws.Name + "/" + m.Name, Rows: kc.Rows, Invalid: kc.Invalid, DuplicateKeyShare: kc.Share})
-	}
-	for i := range segs {
-		sg := &segs[i]
-		m, ok := byID[sg.ModelID]
-		if !ok {
+		if res == nil || res.Stats == nil {
 			continue
 		}
-		w, err := open(m.SourceID)
-		if err != nil {
-			return err
+		for _, m := range res.Stats.Models {
+			out.Models = append(out.Models, modelCheckJSON{Model: ws.Name + "/" + m.Model, Rows: m.Rows, Invalid: m.Invalid, DuplicateKeyShare: m.Share})
 		}
-		s, err := stats.SegmentSize(ctx, w.DB(), w.Dialect(), viewRelation(sg.ViewName), viewRelation(m.ViewName), now)
-		if err != nil {
-			return fmt.Errorf("segment %s/%s: %w", ws.Name, sg.Name, err)
+		for _, s := range res.Stats.Segments {
+			out.Segments = append(out.Segments, statsJSON{Segment: ws.Name + "/" + s.Segment, Size: s.Size.Size, ParentSize: s.ParentSize, Share: s.Share, ComputedAt: s.ComputedAt})
 		}
-		if err := stats.Record(ctx, w.DB(), w.Dialect(), sg.ID, s); err != nil {
-			return fmt.Errorf("segment %s/%s: %w", ws.Name, sg.Name, err)
-		}
-		out.Segments = append(out.Segments, statsJSON{Segment: ws.Name + "/" + sg.Name, Size: s.Size, ParentSize: s.ParentSize, Share: s.Share, ComputedAt: s.ComputedAt})
 	}
 	if e.opts.json {
-		return writeJSON(e.stdout, out)
+		if err := writeJSON(e.stdout, out); err != nil {
+			return err
+		}
+	} else {
+		tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "MODEL\tROWS\tINVALID KEYS\tDUPLICATE SHARE")
+		for _, m := range out.Models {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", m.Model, m.Rows, m.Invalid, pct(m.DuplicateKeyShare*100))
+		}
+		fmt.Fprintln(tw)
+		fmt.Fprintln(tw, "SEGMENT\tSIZE\tPARENT SIZE\tSHARE")
+		for _, s := range out.Segments {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", s.Segment, s.Size, s.ParentSize, pct(s.Share*100))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "MODEL\tROWS\tINVALID KEYS\tDUPLICATE SHARE")
-	for _, m := range out.Models {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", m.Model, m.Rows, m.Invalid, pct(m.DuplicateKeyShare*100))
-	}
-	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "SEGMENT\tSIZE\tPARENT SIZE\tSHARE")
-	for _, s := range out.Segments {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", s.Segment, s.Size, s.ParentSize, pct(s.Share*100))
-	}
-	return tw.Flush()
+	return errors.Join(failed...)
 }
