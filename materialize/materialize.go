@@ -141,4 +141,3 @@ func exec(ctx context.Context, w warehouse.Warehouse, stmt string) error {
 	_, err := w.DB().ExecContext(ctx, stmt)
 	return err
 }
-

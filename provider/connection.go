@@ -22,8 +22,8 @@ import (
 	"dinmo/connectors"
 	"dinmo/connectors/registry"
 	"dinmo/provider/internal/diagnostics"
-	"dinmo/schedule"
 	"dinmo/provider/internal/fields"
+	"dinmo/schedule"
 	"dinmo/secrets"
 )
 
@@ -38,7 +38,7 @@ const (
 	attrCredentialsWO        = "credentials_wo"
 	attrCredentialsWOVersion = "credentials_wo_version"
 	attrCredentialsRef       = "credentials_ref"
-	attrAPIBaseURL           = "api_base_url" // destinations only
+	attrAPIBaseURL           = "api_base_url"   // destinations only
 	attrStatsSchedule        = "stats_schedule" // sources only
 )
 
