@@ -123,7 +123,7 @@ func (r *modelResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 			"at plan time against the columns (introspected at plan time when the query changes) and the other models of the " +
 			"source. When the model changes, the views of its segments are re-created too. If the view (or the table of a model " +
 			"materialised as a table) disappears from the warehouse, the next plan shows an update that re-creates it.\n\n" +
-			"The model's view holds exactly the model's query; calculated fields are computed in segment views (which select " +
+			"A live model's view holds exactly the model's query (a table model's view reads its table); calculated fields are computed in segment views (which select " +
 			"them after the model's columns), so activations can map them.\n\n" +
 			"Import with `<workspace name>/<model name>` or the catalog id.",
 		Attributes: attrs,

@@ -321,3 +321,125 @@ data "dinmo_segment_breakdown" "b" {
 
 func TestAccModelGraph_duckdb(t *testing.T)   { testAccModelGraph(t, "duckdb") }
 func TestAccModelGraph_postgres(t *testing.T) { testAccModelGraph(t, "postgres") }
+
+// materializedHCL is modelHCL with a source stats schedule and a model materialised as table
+// (mat is the model's materialization attribute, "" for none).
+func materializedHCL(e *env, mat string) string {
+	cfg := modelHCL(e, "table = \"customers\"\n  primary_key = \"id\"\n  "+mat)
+	return strings.Replace(cfg, "  name         = \"warehouse\"\n",
+		"  name         = \"warehouse\"\n  stats_schedule = { type = \"interval\", every = \"12h\", at = \"02:00\" }\n", 1)
+}
+
+// testAccModelMaterialization: a table model gets its table and a view reading it (a snapshot
+// until refreshed), imports and plans empty; a table dropped behind Terraform's back is drift
+// that apply repairs; going back to live drops the table; a refresh schedule on a live model
+// and a bad stats schedule fail at plan.
+func testAccModelMaterialization(t *testing.T, engine string) {
+	e := newStatsEnv(t, engine)
+	const table = `materialization = { mode = "table", refresh = { type = "interval", every = "6h" } }`
+	tableExists := func(want bool) resource.TestCheckFunc {
+		return func(*terraform.State) error {
+			ok, err := e.wh.RelationExists(e.ctx, "dinmo_segments", "mat_buyers")
+			if err != nil {
+				return err
+			}
+			if ok != want {
+				return fmt.Errorf("table dinmo_segments.mat_buyers: exists = %v, want %v", ok, want)
+			}
+			return nil
+		}
+	}
+	rowsInView := func(want int) resource.TestCheckFunc {
+		return func(*terraform.State) error {
+			var n int
+			if err := e.wh.DB().QueryRowContext(e.ctx, "SELECT count(*) FROM dinmo_segments.model_buyers").Scan(&n); err != nil {
+				return err
+			}
+			if n != want {
+				return fmt.Errorf("model_buyers has %d rows, want %d", n, want)
+			}
+			return nil
+		}
+	}
+	execWH := func(q string) {
+		if _, err := e.wh.DB().ExecContext(e.ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		TerraformVersionChecks:   testAccVersionChecks,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             e.checkDestroy,
+		Steps: []resource.TestStep{
+			{
+				Config: materializedHCL(e, table),
+				Check:  resource.ComposeAggregateTestCheckFunc(tableExists(true), e.checkViews(true, "model_buyers"), rowsInView(3)),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("dinmo_model.m", tfjsonpath.New("materialization").AtMapKey("mode"), knownvalue.StringExact("table")),
+					statecheck.ExpectKnownValue("dinmo_model.m", tfjsonpath.New("materialization").AtMapKey("refresh").AtMapKey("every"), knownvalue.StringExact("6h")),
+					statecheck.ExpectKnownValue("dinmo_source.src", tfjsonpath.New("stats_schedule").AtMapKey("at"), knownvalue.StringExact("02:00")),
+				},
+			},
+			{
+				// A new row in the source is not in the table until the runner refreshes it.
+				PreConfig: func() {
+					execWH("INSERT INTO customers (id, email, country, age, vip) VALUES (99, 'new@example.com', 'FR', 20, false)")
+				},
+				Config:           materializedHCL(e, table),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				Check:            rowsInView(3),
+			},
+			{
+				ResourceName: "dinmo_model.m", ImportState: true, ImportStateId: "shop/buyers", ImportStateVerify: true,
+			},
+			{
+				ResourceName: "dinmo_source.src", ImportState: true, ImportStateId: "shop/warehouse", ImportStateVerify: true,
+			},
+			{
+				// The table dropped behind Terraform's back: the plan shows an update, apply rebuilds it.
+				PreConfig: func() {
+					stmt := "DROP TABLE dinmo_segments.mat_buyers"
+					if engine == "postgres" {
+						stmt += " CASCADE" // the model's view depends on it
+					}
+					execWH(stmt)
+				},
+				Config: materializedHCL(e, table),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("dinmo_model.m", plancheck.ResourceActionUpdate),
+				}},
+				// The rebuilt table holds the source's current rows.
+				Check: resource.ComposeAggregateTestCheckFunc(tableExists(true), rowsInView(4)),
+			},
+			{
+				// A changed refresh schedule is an in-place update that rebuilds nothing.
+				Config: materializedHCL(e, `materialization = { mode = "table", refresh = { type = "recurrence", rules = [{ days = ["mon"], times = ["06:00"] }] } }`),
+				Check:  tableExists(true),
+			},
+			{
+				Config:      materializedHCL(e, `materialization = { mode = "live", refresh = { type = "interval", every = "1h" } }`),
+				ExpectError: regexp.MustCompile(`(?s)Refresh Schedule On A Live Model.*nothing to refresh`),
+			},
+			{
+				Config:      strings.Replace(materializedHCL(e, table), `every = "12h"`, `every = "30s"`, 1),
+				ExpectError: regexp.MustCompile(`(?s)Invalid Schedule.*dinmo_source.src.*shorter than the minimum of 1m`),
+			},
+			{
+				// Back to live: the view runs the query and the table is dropped.
+				Config: materializedHCL(e, ""),
+				Check:  resource.ComposeAggregateTestCheckFunc(tableExists(false), e.checkViews(true, "model_buyers"), rowsInView(4)),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("dinmo_model.m", tfjsonpath.New("materialization"), knownvalue.Null()),
+				},
+			},
+			{
+				PreConfig:        func() { execWH("DELETE FROM customers WHERE id = 99") },
+				Config:           materializedHCL(e, ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+}
+
+func TestAccModelMaterialization_duckdb(t *testing.T)   { testAccModelMaterialization(t, "duckdb") }
+func TestAccModelMaterialization_postgres(t *testing.T) { testAccModelMaterialization(t, "postgres") }

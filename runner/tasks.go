@@ -401,6 +401,8 @@ type StatsReport struct {
 	Source   string
 	Models   []ModelKeyCheck
 	Segments []SegmentStats
+	// Warnings are findings about the data (too many duplicate primary keys).
+	Warnings []string
 }
 
 // ModelKeyCheck is the primary key re-check of one model.
@@ -416,7 +418,11 @@ type SegmentStats struct {
 }
 
 func (s *StatsReport) summary() string {
-	return fmt.Sprintf("%d models checked, %d segments measured", len(s.Models), len(s.Segments))
+	out := fmt.Sprintf("%d models checked, %d segments measured", len(s.Models), len(s.Segments))
+	for _, w := range s.Warnings {
+		out += "; warning: " + w
+	}
+	return out
 }
 
 // sourceStats re-checks the primary key of every model of the source (recording the share in
@@ -466,8 +472,12 @@ func (r *Runner) sourceStats(ctx context.Context, src *catalog.Source) (*StatsRe
 			continue
 		}
 		if kc.Share > stats.MaxDuplicateShare {
-			problems = append(problems, fmt.Sprintf("model %s: %.1f%% of the rows have a NULL or repeated primary key %q (more than %.0f%%)",
-				m.Name, kc.Share*100, m.PrimaryKey, stats.MaxDuplicateShare*100))
+			// A finding about the data, not a failure of the task: reported in the run's message
+			// and the log; the next apply of the model fails until the source is fixed.
+			w := fmt.Sprintf("model %s: %.1f%% of the rows have a NULL or repeated primary key %q (more than %.0f%%; the next apply of the model fails)",
+				m.Name, kc.Share*100, m.PrimaryKey, stats.MaxDuplicateShare*100)
+			rep.Warnings = append(rep.Warnings, w)
+			r.logger.Warn("duplicate primary keys", LogObject, m.Name, LogError, w)
 		}
 		rep.Models = append(rep.Models, ModelKeyCheck{Model: m.Name, KeyCheck: kc})
 	}

@@ -103,11 +103,20 @@ echo
 "$BIN/dinmo-runner" breakdown ecommerce/loyal_shoe_buyers --by country
 "$BIN/dinmo-runner" overlap ecommerce/subscribed_europe ecommerce/loyal_shoe_buyers
 
+say "A model kept as a table, and the runner's scheduled tasks"
+echo "web_events is materialised as a table (dinmo_segments.mat_web_events) that \`dinmo-runner serve\`"
+echo "refreshes every hour; each source's stats (segment sizes, primary key re-check) run daily."
+echo "Both run on demand too, and every run is in the task history:"
+"$BIN/dinmo-runner" refresh ecommerce/web_events
+"$BIN/dinmo-runner" stats ecommerce >/dev/null
+"$BIN/dinmo-runner" tasks ecommerce
+
 cat <<EOF
 
 Where to look:
   files sent         $DEMO/out/
   run history        DINMO_CATALOG_URL=$DINMO_CATALOG_URL bin/dinmo-runner runs $ACT
+  task history       DINMO_CATALOG_URL=$DINMO_CATALOG_URL bin/dinmo-runner tasks ecommerce
   warehouse          $DEMO/warehouse.duckdb  (views in schema dinmo_segments, snapshots in dinmo_delta_storage)
   catalog            $DEMO/catalog.db  (SQLite: objects, runs, audit_log)
   terraform          $DEMO/work (quickstart), $DEMO/ecommerce (model graph and segment builder)

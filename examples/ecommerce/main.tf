@@ -31,6 +31,8 @@ resource "dinmo_source" "warehouse" {
   duckdb = {
     path = var.warehouse_path
   }
+  # Segment sizes and the primary key re-check, computed by the runner every night.
+  stats_schedule = { type = "interval", every = "1d", at = "03:00" }
 }
 
 # ---- models -------------------------------------------------------------------------------
@@ -98,6 +100,12 @@ resource "dinmo_model" "web_events" {
     { column = "event_type", categorical = true },
     { column = "page", categorical = true },
   ]
+  # The largest model: kept as a table (dinmo_segments.mat_web_events) that segments read
+  # instead of the raw events, refreshed by the runner every hour at :05.
+  materialization = {
+    mode    = "table"
+    refresh = { type = "interval", every = "1h", at = "00:05" }
+  }
 }
 
 resource "dinmo_model" "customers" {

@@ -7,6 +7,8 @@ import (
 
 	"dinmo/catalog"
 	"dinmo/connectors/warehouse"
+	"dinmo/materialize"
+	"dinmo/schedule"
 	"dinmo/stats"
 )
 
@@ -208,4 +210,68 @@ func mustWS(t *testing.T, f *cliFixture) *catalog.Workspace {
 	ws, err := f.store.GetWorkspaceByName(f.ctx, "shop")
 	must(t, err)
 	return ws
+}
+
+// TestCLIRefreshAndTasks: refresh fills a table model's table now; tasks shows the history of
+// refreshes and stats runs, as a table and as JSON; refreshing a live model or an unknown one
+// is an error that says why.
+func TestCLIRefreshAndTasks(t *testing.T) {
+	f := statsFixture(t)
+	f.withWarehouse(func(w warehouse.Warehouse) {
+		if err := materialize.Build(f.ctx, w, "model_people", materialize.TableName("people"), "SELECT * FROM src.people"); err != nil {
+			t.Fatal(err)
+		}
+		f.exec(w, "INSERT INTO src.people VALUES (11, 'FR', TRUE)")
+	})
+	m, err := f.store.GetModelByName(f.ctx, mustWS(t, f).ID, "people")
+	must(t, err)
+	m.Materialization = catalog.Materialization{Mode: catalog.MaterializeTable, Refresh: schedule.Schedule{Type: schedule.TypeManual}}
+	must(t, f.store.UpdateModel(f.ctx, m))
+
+	code, out, errOut := f.cli("stats", "shop/fr")
+	if code != 0 || !strings.Contains(squash(out), "shop/fr people 5 10 50.0%") {
+		t.Fatalf("stats before the refresh (the table is a snapshot): exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = f.cli("refresh", "shop/people")
+	if code != 0 || !strings.Contains(out, "of shop/people: succeeded, 11 rows in the table") {
+		t.Fatalf("refresh: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = f.cli("stats", "shop/fr")
+	if code != 0 || !strings.Contains(squash(out), "shop/fr people 6 11 54.5%") {
+		t.Fatalf("stats after the refresh:\n%s", out)
+	}
+	if code, _, errOut = f.cli("stats", "shop"); code != 0 {
+		t.Fatalf("workspace stats: exit %d: %s", code, errOut)
+	}
+	code, out, errOut = f.cli("tasks", "shop")
+	lines := strings.Split(strings.TrimSpace(squash(out)), "\n")
+	if code != 0 || len(lines) != 3 || !strings.HasPrefix(lines[0], "STARTED (UTC) TASK OBJECT STATUS") ||
+		!strings.Contains(lines[1], "source_stats lake succeeded manual") || !strings.Contains(lines[1], "2 models checked, 3 segments measured") ||
+		!strings.Contains(lines[2], "model_refresh people succeeded manual") || !strings.Contains(lines[2], " 11 11 rows") {
+		t.Fatalf("tasks: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = f.cli("tasks", "shop/people", "--json")
+	var runs []struct {
+		Task, Object, Status string
+		Rows                 int64
+	}
+	if err := json.Unmarshal([]byte(out), &runs); code != 0 || err != nil || len(runs) != 1 || runs[0].Task != "model_refresh" ||
+		runs[0].Object != "people" || runs[0].Status != "succeeded" || runs[0].Rows != 11 {
+		t.Fatalf("tasks --json: exit %d %v\n%s", code, err, out)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"refresh"}, 2, "exactly one <workspace>/<model>"},
+		{[]string{"refresh", "shop/nope"}, 1, "known models in shop: customers, people"},
+		{[]string{"refresh", "shop/customers"}, 1, `model customers is live`},
+		{[]string{"tasks", "shop/nope"}, 1, `no model or source "nope"`},
+	} {
+		code, _, errOut := f.cli(tc.args...)
+		if code != tc.code || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", tc.args, code, errOut, tc.code, tc.want)
+		}
+	}
 }

@@ -59,3 +59,23 @@ resource "dinmo_model" "buyers" {
   ]
   depends_on = [dinmo_model.orders]
 }
+
+# A model materialised as a table: apply creates dinmo_segments.mat_daily_revenue from the
+# query, segments and activations read the table, and `dinmo-runner serve` refreshes it every
+# morning (history: `dinmo-runner tasks marketing/daily_revenue`).
+resource "dinmo_model" "daily_revenue" {
+  workspace_id = dinmo_workspace.marketing.id
+  source_id    = dinmo_source.dwh.id
+  name         = "daily_revenue"
+  type         = "custom"
+  primary_key  = "day"
+  sql          = <<-SQL
+    SELECT CAST(ordered_at AS DATE) AS day, sum(amount) AS revenue, count(*) AS orders
+    FROM sales.orders
+    GROUP BY 1
+  SQL
+  materialization = {
+    mode    = "table"
+    refresh = { type = "recurrence", rules = [{ days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], times = ["06:00"] }] }
+  }
+}

@@ -14,6 +14,8 @@ resource "dinmo_source" "dwh" {
     password = var.dwh_password
   }
   credentials_wo_version = "1" # bump to rotate
+  # When the runner measures segment sizes and re-checks primary keys (default: daily).
+  stats_schedule = { type = "interval", every = "6h" }
 }
 
 # A DuckDB file, as in the embedded demo.
