@@ -107,8 +107,8 @@ say "A model kept as a table, and the runner's scheduled tasks"
 echo "web_events is materialised as a table (dinmo_segments.mat_web_events) that \`dinmo-runner serve\`"
 echo "refreshes every hour; each source's stats (segment sizes, primary key re-check) run daily."
 echo "Both run on demand too, and every run is in the task history:"
-"$BIN/dinmo-runner" refresh ecommerce/web_events
-"$BIN/dinmo-runner" stats ecommerce >/dev/null
+"$BIN/dinmo-runner" refresh ecommerce/web_events 2>"$DEMO/refresh.log" || { cat "$DEMO/refresh.log"; exit 1; }
+"$BIN/dinmo-runner" stats ecommerce >"$DEMO/stats.log" 2>&1 || { cat "$DEMO/stats.log"; exit 1; }
 "$BIN/dinmo-runner" tasks ecommerce
 
 cat <<EOF
