@@ -297,7 +297,9 @@ func addConditionErrors(d *diag.Diagnostics, summary string, m *catalog.Model, e
 		}
 		diagnostics.AddAttributeError(d, attr, summary,
 			fmt.Sprintf("%s: %s (model %q).", where, strings.TrimSuffix(e.Message, "."), m.Name),
-			"Fix the condition; the model's columns are listed in dinmo_model."+m.Name+".columns, its relationships and calculated fields in its configuration.", nil)
+			"Fix the condition; the model's columns are listed in dinmo_model."+m.Name+".columns, its relationships and calculated fields in its configuration. "+
+				"Conditions are checked against the model as last applied: if this change also adds the field, relationship or calculated field "+
+				"to the model, apply the model first (terraform apply -target=<the dinmo_model resource>), then the segment.", nil)
 	}
 }
 
