@@ -131,6 +131,11 @@ func (c Connector) Open(ctx context.Context, cfg warehouse.Config, logger *slog.
 			fmt.Errorf("postgres: invalid connection settings: %w", redact(err, password)))
 	}
 	pcfg.Password = password
+	// No server-side statement cache: views and tables change under dinmo's connections (apply
+	// replaces views, the runner alters snapshots), and a cached plan whose result type changed
+	// fails with "cached plan must not change result type". A warehouse sync runs a few large
+	// statements, so describing each one first costs nothing that matters.
+	pcfg.DefaultQueryExecMode = pgx.QueryExecModeDescribeExec
 	pcfg.ConnectTimeout = time.Duration(timeout) * time.Second
 	pcfg.RuntimeParams["application_name"] = appName
 	for k, v := range sessionParams {

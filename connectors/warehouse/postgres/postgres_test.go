@@ -445,3 +445,42 @@ func TestRelationExistsAndDDL(t *testing.T) {
 		t.Error("table survived DropSchema CASCADE")
 	}
 }
+
+// TestViewChangedUnderPooledConnection: a query read through a pooled connection before a view
+// changed its columns reads the new columns afterwards. With server-side statement caching,
+// PostgreSQL answers "cached plan must not change result type" instead.
+func TestViewChangedUnderPooledConnection(t *testing.T) {
+	w := openPG(t, configFromDSN(t, pgtest.DSN(t)))
+	ctx := t.Context()
+	w.DB().SetMaxOpenConns(1) // one connection: the second query reuses the first one's
+	d := w.Dialect()
+	for _, q := range []string{d.CreateSchema("s"), d.CreateOrReplaceView("s", "v", "SELECT 1 AS a")} {
+		if _, err := w.DB().ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const probe = "SELECT * FROM s.v"
+	for i, want := range []string{"a", "a,b"} {
+		if i == 1 {
+			if err := w.ReplaceView(ctx, "s", "v", "SELECT 'x'::text AS a, 2 AS b"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cols, err := w.QueryColumns(ctx, probe)
+		if err != nil {
+			t.Fatalf("query columns after change %d: %v", i, err)
+		}
+		var names []string
+		for _, c := range cols {
+			names = append(names, c.Name)
+		}
+		if strings.Join(names, ",") != want {
+			t.Fatalf("columns after change %d = %v, want %s", i, names, want)
+		}
+		rows, err := w.DB().QueryContext(ctx, probe)
+		if err != nil {
+			t.Fatalf("query after change %d: %v", i, err)
+		}
+		_ = rows.Close()
+	}
+}
