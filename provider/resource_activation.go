@@ -697,6 +697,7 @@ func (r *activationResource) dropDeltaTables(ctx context.Context, sourceID, acti
 	var errs []error
 	inc := b.IncrementalTables()
 	for _, stmt := range []string{b.DropRun(), b.DropAck(), b.DropSnapshot(), c.Dialect().DropTable(b.Schema(), b.Tables().Rejected),
+		c.Dialect().DropTable(b.Schema(), b.Tables().Stage),
 		c.Dialect().DropTable(b.Schema(), inc.Sent), c.Dialect().DropTable(b.Schema(), inc.Cursor)} {
 		if err := c.exec(c.ctx, stmt); err != nil {
 			errs = append(errs, err)
