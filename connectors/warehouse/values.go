@@ -27,8 +27,9 @@ import (
 //   - time.Time stays time.Time; DATE and TIME values arrive as time.Time too (midnight UTC and
 //     year 1 respectively); use NormalizeTypedValue when the column type is known to render
 //     them as "2006-01-02" and "15:04:05".
-//   - DuckDB values: DECIMAL becomes its exact decimal string with all scale digits ("12.50"),
-//     like PostgreSQL numeric through pgx; INTERVAL an ISO-8601 duration ("P1Y2M3DT4H5M6.5S");
+//   - DuckDB values: DECIMAL becomes a json.Number of its exact digits with all scale digits
+//     ("12.50"), so JSON renders a number that was never rounded through float64 (typed
+//     PostgreSQL numeric gives the same through NormalizeTypedValue); INTERVAL an ISO-8601 duration ("P1Y2M3DT4H5M6.5S");
 //     UUID its canonical string; MAP a map[string]any keyed by the keys' text; UNION its value;
 //     BIT its string of 0s and 1s; LIST, ARRAY and STRUCT []any and map[string]any.
 //   - PostgreSQL values arrive from pgx already simple: numeric, interval (ISO-8601, as the
@@ -71,6 +72,12 @@ func NormalizeTypedValue(databaseType string, v any) any {
 		// shortest form.
 		if f, ok := v.(float64); ok {
 			return normalize(float32(f), 0)
+		}
+	case "NUMERIC", "DECIMAL":
+		// pgx hands numeric over as its text; a finite one is a number (NaN and ±Infinity,
+		// which JSON cannot carry, stay text).
+		if t, ok := v.(string); ok && finiteDecimal(t) {
+			return json.Number(t)
 		}
 	case "UUID":
 		if b, ok := v.([]byte); ok && len(b) == 16 {
@@ -251,7 +258,7 @@ func normalizeDuckDB(name string, rv reflect.Value, depth int) (any, bool) {
 		if !ok || bi == nil {
 			return nil, false
 		}
-		return FormatDecimal(bi, int(scale.Uint())), true
+		return json.Number(FormatDecimal(bi, int(scale.Uint()))), true
 	case "Interval":
 		months, days, micros := rv.FieldByName("Months"), rv.FieldByName("Days"), rv.FieldByName("Micros")
 		if !months.IsValid() || !days.IsValid() || !micros.IsValid() {
@@ -423,4 +430,18 @@ func FormatInterval(months, days, micros int64) string {
 		return "PT0S"
 	}
 	return b.String()
+}
+
+// finiteDecimal reports whether s is a plain decimal number JSON accepts as is: an optional
+// minus, digits without superfluous leading zeros, an optional fraction and exponent.
+func finiteDecimal(s string) bool {
+	if !json.Valid([]byte(s)) {
+		return false
+	}
+	for _, r := range s {
+		if (r < '0' || r > '9') && !strings.ContainsRune("-+.eE", r) {
+			return false
+		}
+	}
+	return s != ""
 }

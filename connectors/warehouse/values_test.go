@@ -89,6 +89,13 @@ func TestNormalizeTypedValue(t *testing.T) {
 		{"TIMESTAMPTZ", date, date},
 		{"INT4", int32(5), int64(5)},
 		{"DATE", nil, nil},
+		{"NUMERIC", "12.50", json.Number("12.50")},
+		{"NUMERIC", "-0.005", json.Number("-0.005")},
+		{"NUMERIC", "1e-7", json.Number("1e-7")},
+		{"NUMERIC", "NaN", "NaN"},
+		{"NUMERIC", "Infinity", "Infinity"},
+		{"NUMERIC", "-Infinity", "-Infinity"},
+		{"NUMERIC", "", ""},
 	}
 	for _, tt := range tests {
 		got := warehouse.NormalizeTypedValue(tt.typ, tt.in)

@@ -111,7 +111,7 @@ func TestBrazeUserAttributes(t *testing.T) {
 		if !ok {
 			t.Fatalf("member %s has no Braze profile", id)
 		}
-		if u["email"] != row[0] || u["home_city"] != row[3] || u["country"] != row[4] || text(u["total_spent"]) != row[5] {
+		if u["email"] != row[0] || u["home_city"] != row[3] || u["country"] != row[4] || !sameNumber(u["total_spent"], row[5]) {
 			t.Errorf("profile %s = %v, want the warehouse's %v", id, u, row)
 		}
 	}

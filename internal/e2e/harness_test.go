@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -389,6 +390,17 @@ func text(v any) string {
 		return "<null>"
 	}
 	return fmt.Sprint(v)
+}
+
+// sameNumber reports whether a value a fake received (a JSON number, so decimals must arrive as
+// numbers, not text) equals the warehouse's decimal text.
+func sameNumber(got any, want string) bool {
+	f, ok := got.(float64)
+	if !ok {
+		return false
+	}
+	w, err := strconv.ParseFloat(want, 64)
+	return err == nil && f == w
 }
 
 // noViolations fails on any contract violation a fake saw.

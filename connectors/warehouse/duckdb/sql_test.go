@@ -231,13 +231,13 @@ func TestNormalizeDuckDBValues(t *testing.T) {
 	want := map[string]any{
 		"i": int64(42), "bi": int64(9007199254740993), "hi": "170141183460469231731687303715884105727",
 		"ub": "18446744073709551615", "ut": int64(7),
-		"dc": "12.50", "negdec": "-0.005", "dbl": 1.25, "flt": 0.1,
+		"dc": json.Number("12.50"), "negdec": json.Number("-0.005"), "dbl": 1.25, "flt": 0.1,
 		"b": true, "s": "héllo", "d": "2024-01-02",
 		"ts":   time.Date(2024, 1, 2, 3, 4, 5, 123456000, time.UTC),
 		"tstz": time.Date(2024, 1, 2, 1, 4, 5, 0, time.UTC),
 		"u":    "fe2bcfa8-2c82-44da-b52c-d776597f2746", "n": nil, "nv": nil,
 		"iv": "P1Y2M3DT4H5M6.5S", "l": []any{int64(1), int64(2), nil},
-		"st": map[string]any{"k": "1.5", "n": nil}, "m": map[string]any{"a": int64(1), "b": int64(2)},
+		"st": map[string]any{"k": json.Number("1.5"), "n": nil}, "m": map[string]any{"a": int64(1), "b": int64(2)},
 		"js": map[string]any{"j": []any{1.0, "x"}}, "e": "x", "tm": "13:04:05", "bl": "abc", "nan": "NaN",
 	}
 	for i, ct := range types {

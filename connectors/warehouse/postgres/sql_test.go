@@ -319,7 +319,7 @@ func TestNormalizePostgresValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]any{
-		"a": int64(42), "b": int64(42), "c": int64(9007199254740993), "d": "12.50", "e": "NaN",
+		"a": int64(42), "b": int64(42), "c": int64(9007199254740993), "d": json.Number("12.50"), "e": "NaN",
 		"f": 0.1, "g": 1.25, "h": true, "i": "héllo", "j": "x", "k": "ab ",
 		"l": "2024-01-02", "m": time.Date(2024, 1, 2, 3, 4, 5, 123456000, time.UTC),
 		"n": time.Date(2024, 1, 2, 1, 4, 5, 0, time.UTC),
