@@ -63,6 +63,9 @@ type Event struct {
 	Kind       Kind
 	Workspace  string // workspace name
 	Activation string // activation name
+	// Task, instead of Activation, names the runner task the event is about ("refresh of
+	// model web_events", "stats of source warehouse"): run kinds apply to task runs too.
+	Task string
 	RunID      string // empty for pause and resume
 	// Category is the error category (connectors.Category: credentials, rate_limit...) of a
 	// failure or pause.
@@ -135,7 +138,7 @@ type field struct{ label, value string }
 // render lays out ev. Names are stripped of control characters so they cannot break a mail
 // header or a Slack line.
 func render(ev Event) rendered {
-	name := oneLine(ev.Workspace) + "/" + oneLine(ev.Activation)
+	name := oneLine(ev.Workspace) + "/" + oneLine(ev.subject())
 	cat := oneLine(ev.Category)
 	withCat := func(s string) string {
 		if cat == "" {
@@ -170,7 +173,11 @@ func render(ev Event) rendered {
 		}
 	}
 	add("Workspace", oneLine(ev.Workspace))
-	add("Activation", oneLine(ev.Activation))
+	if ev.Task != "" {
+		add("Task", oneLine(ev.Task))
+	} else {
+		add("Activation", oneLine(ev.Activation))
+	}
 	add("Run", oneLine(ev.RunID))
 	if ev.Kind != KindRunRecovered {
 		add("Category", cat)
@@ -258,4 +265,20 @@ func isWebLink(s string) bool {
 	return (strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://")) && !strings.ContainsFunc(s, func(r rune) bool {
 		return unicode.IsSpace(r) || unicode.IsControl(r) || r == '<' || r == '>' || r == '|'
 	})
+}
+
+// subject is what the event is about: the activation, or the task.
+func (ev Event) subject() string {
+	if ev.Task != "" {
+		return ev.Task
+	}
+	return ev.Activation
+}
+
+// dedupSubject keys the event's de-duplication state: tasks apart from activations.
+func (ev Event) dedupSubject() string {
+	if ev.Task != "" {
+		return "task:" + ev.Task
+	}
+	return ev.Activation
 }

@@ -54,6 +54,9 @@ func TestRender(t *testing.T) {
 		{"recovered", Event{Kind: KindRunRecovered, Workspace: "shop", Activation: "a", RunID: "r9", Category: "rate_limit", Since: t0},
 			"shop/a recovered", []field{{"Workspace", "shop"}, {"Activation", "a"}, {"Run", "r9"},
 				{"Previously", "failing with rate_limit errors since 2025-03-14 09:30:00 UTC"}}},
+		{"task failure", Event{Kind: KindRunFailed, Workspace: "shop", Task: "refresh of model web_events", RunID: "trun-1", Message: "column x does not exist"},
+			"shop/refresh of model web_events failed", []field{{"Workspace", "shop"}, {"Task", "refresh of model web_events"}, {"Run", "trun-1"},
+				{"Error", "column x does not exist"}}},
 		{"control characters and a bad link", Event{Kind: KindRunFailed, Workspace: "sh\r\nop", Activation: "a\tb", Link: "javascript:alert(1)"},
 			"sh  op/a b failed", []field{{"Workspace", "sh  op"}, {"Activation", "a b"}}},
 	}

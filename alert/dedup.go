@@ -146,7 +146,7 @@ func (d *Deduper) Filter(ctx context.Context, ev Event) ([]Event, error) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	key := func(t Topic) DedupKey { return DedupKey{Workspace: ev.Workspace, Activation: ev.Activation, Topic: t} }
+	key := func(t Topic) DedupKey { return DedupKey{Workspace: ev.Workspace, Activation: ev.dedupSubject(), Topic: t} }
 	var out []Event
 	switch ev.Kind {
 	case KindRunFailed:
@@ -222,7 +222,7 @@ func (d *Deduper) recover(ctx context.Context, key DedupKey, ev Event) ([]Event,
 		return nil, fmt.Errorf("alert dedup: %w", err)
 	}
 	return []Event{{
-		Kind: KindRunRecovered, Workspace: ev.Workspace, Activation: ev.Activation, RunID: ev.RunID,
+		Kind: KindRunRecovered, Workspace: ev.Workspace, Activation: ev.Activation, Task: ev.Task, RunID: ev.RunID,
 		Category: m.Category, Counts: ev.Counts, At: ev.At, Link: ev.Link, Since: m.Since, Repeats: m.Suppressed,
 	}}, nil
 }
@@ -243,7 +243,7 @@ func (d *Deduper) Forget(ctx context.Context, ev Event) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.state.Delete(ctx, DedupKey{Workspace: ev.Workspace, Activation: ev.Activation, Topic: t})
+	return d.state.Delete(ctx, DedupKey{Workspace: ev.Workspace, Activation: ev.dedupSubject(), Topic: t})
 }
 
 // Notifier is what the runner calls: it filters events through a Deduper and sends what is
@@ -280,7 +280,7 @@ func (n *Notifier) Notify(ctx context.Context, ev Event) error {
 	if n.Dedup != nil {
 		var err error
 		if events, err = n.Dedup.Filter(ctx, ev); err != nil {
-			logger.Warn("alert deduplication failed", logKind, string(ev.Kind), logWorkspace, ev.Workspace, logActivation, ev.Activation, logError, err.Error())
+			logger.Warn("alert deduplication failed", logKind, string(ev.Kind), logWorkspace, ev.Workspace, logActivation, ev.subject(), logError, err.Error())
 			return err
 		}
 	} else if ev.Kind == KindRunSucceeded {
@@ -291,7 +291,7 @@ func (n *Notifier) Notify(ctx context.Context, ev Event) error {
 	}
 	var errs []error
 	for _, e := range events {
-		attrs := []any{logKind, string(e.Kind), logWorkspace, e.Workspace, logActivation, e.Activation, logRunID, e.RunID}
+		attrs := []any{logKind, string(e.Kind), logWorkspace, e.Workspace, logActivation, e.subject(), logRunID, e.RunID}
 		if err := n.Sender.Send(ctx, e); err != nil {
 			errs = append(errs, err)
 			logger.Warn("alert not delivered", append(attrs, logError, err.Error())...)

@@ -263,3 +263,38 @@ func TestDeduperConcurrent(t *testing.T) {
 		t.Errorf("%d alerts for 50 concurrent failures, want 1", alerts)
 	}
 }
+
+// TestDeduperTaskApartFromActivation: a task and an activation with the same name have their
+// own problem state: the task's failure neither silences nor recovers the activation's.
+func TestDeduperTaskApartFromActivation(t *testing.T) {
+	d := NewDeduper(DedupOptions{})
+	ctx := context.Background()
+	filter := func(ev Event) []Kind {
+		t.Helper()
+		ev.Workspace, ev.At = "shop", t0
+		out, err := d.Filter(ctx, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kinds []Kind
+		for _, e := range out {
+			kinds = append(kinds, e.Kind)
+			if ev.Task != "" && (e.Task != ev.Task || e.Activation != "") {
+				t.Fatalf("event about task %q came out as %+v", ev.Task, e)
+			}
+		}
+		return kinds
+	}
+	if got := filter(Event{Kind: KindRunFailed, Activation: "x"}); fmt.Sprint(got) != "[run_failed]" {
+		t.Fatalf("activation failure: %v", got)
+	}
+	if got := filter(Event{Kind: KindRunFailed, Task: "x"}); fmt.Sprint(got) != "[run_failed]" {
+		t.Fatalf("task failure with the activation's name was silenced: %v", got)
+	}
+	if got := filter(Event{Kind: KindRunSucceeded, Task: "x"}); fmt.Sprint(got) != "[run_recovered]" {
+		t.Fatalf("task success after failure: %v", got)
+	}
+	if got := filter(Event{Kind: KindRunFailed, Activation: "x"}); fmt.Sprint(got) != "[]" {
+		t.Fatalf("the activation's repeated failure alerted again after the task recovered: %v", got)
+	}
+}

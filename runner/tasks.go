@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"dinmo/alert"
 	"dinmo/catalog"
 	"dinmo/connectors/warehouse"
 	"dinmo/materialize"
@@ -313,16 +314,42 @@ func (r *Runner) runTask(ctx context.Context, k taskKey, trigger string, next *t
 		logger.Error("recording the task's end failed", LogError, ferr.Error())
 	}
 	wsName := run.WorkspaceID
-	if ws, err := r.store.GetWorkspace(bg, run.WorkspaceID); err == nil {
+	ws, wsErr := r.store.GetWorkspace(bg, run.WorkspaceID)
+	if wsErr == nil {
 		wsName = ws.Name
 	}
 	r.metrics.observeTask(wsName, run, time.Since(start))
+	if wsErr == nil {
+		r.notifyTask(ws, run, res.Stats)
+	}
 	if err != nil {
 		logger.Error("task failed", LogStatus, run.Status, LogError, err.Error(), LogDuration, time.Since(start).String())
 		return res, err
 	}
 	logger.Info("task finished", LogStatus, run.Status, LogRows, rows, LogDuration, time.Since(start).String())
 	return res, nil
+}
+
+// notifyTask alerts on a finished task run like on an activation run: a failure, a warning (a
+// model with too many duplicate keys), and a success that the de-duplication turns into a
+// recovery after an alerted failure. An interrupted run (the runner stopped) alerts nothing.
+func (r *Runner) notifyTask(ws *catalog.Workspace, run *catalog.TaskRun, rep *StatsReport) {
+	subject := "refresh of model " + run.ObjectName
+	if run.Kind == catalog.TaskSourceStats {
+		subject = "stats of source " + run.ObjectName
+	}
+	ev := alert.Event{Workspace: ws.Name, Task: subject, RunID: run.ID, At: r.now(), Message: run.Message}
+	switch {
+	case run.Status == catalog.RunFailed:
+		ev.Kind = alert.KindRunFailed
+	case run.Status != catalog.RunSucceeded:
+		return
+	case rep != nil && len(rep.Warnings) > 0:
+		ev.Kind, ev.Message = alert.KindRunWarning, strings.Join(rep.Warnings, "\n")
+	default:
+		ev.Kind = alert.KindRunSucceeded
+	}
+	r.notify(ws, ev)
 }
 
 // taskHeartbeat renews the task's lease every TTL/3 until stopped; a renewal refused because

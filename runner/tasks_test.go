@@ -136,7 +136,10 @@ func TestTaskSchedules(t *testing.T) {
 				t.Fatalf("manual refresh changed the schedule or kept the lease: before %+v after %+v", before, after)
 			}
 
-			// A refresh that fails (a column the table has is gone from the source) keeps the rows.
+			// A refresh that fails (a column the table has is gone from the source) keeps the rows,
+			// and alerts the workspace.
+			slack := newSlackFake(t)
+			f.enableSlack(slack)
 			f.exec("ALTER TABLE " + f.table() + " DROP COLUMN name")
 			f.insert2(24)
 			res, err = r.RefreshModel(f.ctx, f.model.ID)
@@ -146,6 +149,8 @@ func TestTaskSchedules(t *testing.T) {
 			if n := f.count(modelView); n != 22 {
 				t.Fatalf("model view after a failed refresh: %d rows, want the 22 of the last good refresh", n)
 			}
+			r.WaitAlerts()
+			wantAlerts(t, slack.take(), "shop/refresh of model customers failed")
 
 			// A model back to live has no refresh task any more.
 			f.model.Materialization = catalog.Materialization{Mode: catalog.MaterializeLive}
