@@ -65,8 +65,8 @@ type Event struct {
 	Activation string // activation name
 	// Task, instead of Activation, names the runner task the event is about ("refresh of
 	// model web_events", "stats of source warehouse"): run kinds apply to task runs too.
-	Task string
-	RunID      string // empty for pause and resume
+	Task  string
+	RunID string // empty for pause and resume
 	// Category is the error category (connectors.Category: credentials, rate_limit...) of a
 	// failure or pause.
 	Category string

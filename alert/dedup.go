@@ -146,7 +146,9 @@ func (d *Deduper) Filter(ctx context.Context, ev Event) ([]Event, error) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	key := func(t Topic) DedupKey { return DedupKey{Workspace: ev.Workspace, Activation: ev.dedupSubject(), Topic: t} }
+	key := func(t Topic) DedupKey {
+		return DedupKey{Workspace: ev.Workspace, Activation: ev.dedupSubject(), Topic: t}
+	}
 	var out []Event
 	switch ev.Kind {
 	case KindRunFailed:
