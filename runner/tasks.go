@@ -195,7 +195,7 @@ func (tr *taskRunner) tick(ctx context.Context) (int, error) {
 			if ok {
 				nextPtr = &next
 			}
-			if _, err := r.runTask(ctx, k, TriggerSchedule, nextPtr); err != nil && ctx.Err() == nil {
+			if _, err := r.runTask(ctx, k, TriggerSchedule, t.NextRunAt, nextPtr); err != nil && ctx.Err() == nil {
 				r.logger.Debug("scheduled task ended with an error", LogTask, k.kind, LogObjectID, k.object, LogError, err.Error())
 			}
 		}()
@@ -243,23 +243,40 @@ func (r *Runner) runTaskNow(ctx context.Context, k taskKey) (*TaskResult, error)
 		return nil, err
 	}
 	if !got {
-		return nil, &BusyError{Holder: t.LeaseOwner}
+		holder := t.LeaseOwner
+		if all, err := r.store.ListTasks(ctx); err == nil {
+			for _, x := range all {
+				if x.Kind == k.kind && x.ObjectID == k.object {
+					holder = x.LeaseOwner
+				}
+			}
+		}
+		return nil, fmt.Errorf("the %s task of %s is already running: runner %s holds its lease (renewed while it runs); try again when it ends", k.kind, k.object, holder)
 	}
-	return r.runTask(ctx, k, TriggerManual, t.NextRunAt)
+	return r.runTask(ctx, k, TriggerManual, t.NextRunAt, t.NextRunAt)
 }
 
+// errTaskLeaseLost is the cause of a task's cancellation when another runner took its lease.
+var errTaskLeaseLost = errors.New("the task's lease was lost (another runner may have taken it over)")
+
 // runTask runs a task whose lease this runner holds, records the run, and releases the lease
-// with next as the next due time.
-func (r *Runner) runTask(ctx context.Context, k taskKey, trigger string, next *time.Time) (*TaskResult, error) {
+// with next as the next due time, or with due (still due) when the run was interrupted, so
+// the occurrence runs again rather than being skipped.
+func (r *Runner) runTask(ctx context.Context, k taskKey, trigger string, due, next *time.Time) (*TaskResult, error) {
 	logger := r.logger.With(LogTask, k.kind, LogObjectID, k.object, LogTrigger, trigger)
 	bg := context.WithoutCancel(ctx)
+	interrupted := false
 	defer func() {
-		if err := r.store.ReleaseTask(bg, k.kind, k.object, r.id, next); err != nil {
+		release := next
+		if interrupted {
+			release = due
+		}
+		if err := r.store.ReleaseTask(bg, k.kind, k.object, r.id, release); err != nil {
 			logger.Error("releasing the task lease failed; it expires by itself", LogError, err.Error())
 		}
 	}()
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	stopBeat := r.taskHeartbeat(runCtx, cancel, k, logger)
 	defer stopBeat()
 
@@ -306,7 +323,10 @@ func (r *Runner) runTask(ctx context.Context, k taskKey, trigger string, next *t
 	run.Rows, run.Message, run.Status = rows, msg, catalog.RunSucceeded
 	switch {
 	case err != nil && ctx.Err() != nil:
+		interrupted = true
 		run.Status, run.Message = catalog.RunInterrupted, "the runner was stopped: "+err.Error()
+	case err != nil && errors.Is(context.Cause(runCtx), errTaskLeaseLost):
+		run.Status, run.Message = catalog.RunInterrupted, errTaskLeaseLost.Error()
 	case err != nil:
 		run.Status, run.Message = catalog.RunFailed, err.Error()
 	}
@@ -354,7 +374,7 @@ func (r *Runner) notifyTask(ws *catalog.Workspace, run *catalog.TaskRun, rep *St
 
 // taskHeartbeat renews the task's lease every TTL/3 until stopped; a renewal refused because
 // another runner holds it cancels the task.
-func (r *Runner) taskHeartbeat(ctx context.Context, cancel context.CancelFunc, k taskKey, logger *slog.Logger) func() {
+func (r *Runner) taskHeartbeat(ctx context.Context, cancel context.CancelCauseFunc, k taskKey, logger *slog.Logger) func() {
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -375,7 +395,7 @@ func (r *Runner) taskHeartbeat(ctx context.Context, cancel context.CancelFunc, k
 				logger.Warn("renewing the task lease failed; retrying", LogError, err.Error())
 			case !ok:
 				logger.Error("task lease taken by another runner; stopping the task")
-				cancel()
+				cancel(errTaskLeaseLost)
 				return
 			}
 		}

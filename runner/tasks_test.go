@@ -192,3 +192,50 @@ func taskOf(t *testing.T, f *fixture, kind, object string) catalog.Task {
 	t.Fatalf("no task %s of %s in %+v", kind, object, tasks)
 	return catalog.Task{}
 }
+
+// TestTaskTakeover: a runner that died holding a task's lease (its run still "running") is
+// taken over once the lease expires: the occurrence it did not finish runs, and its run is
+// marked interrupted.
+func TestTaskTakeover(t *testing.T) {
+	f := newFixture(t, fixtureOptions{rows: 5})
+	f.exec(f.wh.Dialect().CreateSchema(warehouse.SchemaStats))
+	f.materializeModel(schedule.Schedule{Type: schedule.TypeInterval, Every: "1h"})
+	clk := &clock{t: time.Now().UTC()}
+	r := f.newRunner(func(o *runner.Options) { o.Now = clk.now })
+	// First tick: both tasks run and get their next due times.
+	if _, err := r.TickTasks(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.WaitTasks()
+	// A ghost runner claims the refresh as due (its next time set in the past), starts a run, and dies.
+	task := taskOf(t, f, catalog.TaskModelRefresh, f.model.ID)
+	past := time.Now().Add(-time.Minute).UTC()
+	task.NextRunAt = &past
+	must(t, f.store.PutTask(f.ctx, &task))
+	ok, err := f.store.AcquireTask(f.ctx, task.Kind, task.ObjectID, "ghost:1:dead", 50*time.Millisecond, true)
+	if err != nil || !ok {
+		t.Fatalf("ghost claim: %v %v", ok, err)
+	}
+	ghostRun := &catalog.TaskRun{Kind: task.Kind, ObjectID: task.ObjectID, WorkspaceID: f.ws.ID, ObjectName: "customers", RunnerID: "ghost:1:dead"}
+	must(t, f.store.CreateTaskRun(f.ctx, ghostRun))
+	f.insert(6, 70)
+
+	// While the ghost's lease is valid, nobody else runs it.
+	if n, err := r.TickTasks(f.ctx); err != nil || n != 0 {
+		t.Fatalf("tick under the ghost's lease started %d tasks (%v)", n, err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	n, err := r.TickTasks(f.ctx)
+	must(t, err)
+	r.WaitTasks()
+	if n != 1 {
+		t.Fatalf("tick after the ghost's lease expired started %d tasks, want 1\n%s", n, f.logs.String())
+	}
+	runs := taskRuns(t, f, f.model.ID)
+	if len(runs) != 3 || runs[0].Status != catalog.RunSucceeded || runs[0].Rows != 6 || runs[1].ID != ghostRun.ID || runs[1].Status != catalog.RunInterrupted {
+		t.Fatalf("history after the takeover = %+v", runs)
+	}
+	if after := taskOf(t, f, catalog.TaskModelRefresh, f.model.ID); after.LeaseOwner != "" || !after.NextRunAt.After(clk.now()) {
+		t.Fatalf("task after the takeover = %+v", after)
+	}
+}
