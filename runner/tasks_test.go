@@ -78,6 +78,10 @@ func TestTaskSchedules(t *testing.T) {
 				runs[0].Kind != catalog.TaskModelRefresh || runs[0].ObjectName != "customers" {
 				t.Fatalf("refresh history = %+v", runs)
 			}
+			// The stats task runs daily (the source declares no schedule): next in a day.
+			if st := taskOf(t, f, catalog.TaskSourceStats, f.src.ID); !st.NextRunAt.Equal(clk.now().Add(24 * time.Hour)) {
+				t.Fatalf("stats task next run %v, want a day after %v", st.NextRunAt, clk.now())
+			}
 			// The stats task re-checked the key and measured the segment.
 			srcRuns := taskRuns(t, f, f.src.ID)
 			if len(srcRuns) != 1 || srcRuns[0].Status != catalog.RunSucceeded || srcRuns[0].Rows != 1 {
