@@ -86,7 +86,7 @@ func (s *syncRun) evaluateIncremental(ctx context.Context) error {
 	if !s.full {
 		var n int64
 		if err := s.wh.DB().QueryRowContext(ctx, x.CursorIsSet()).Scan(&n); err != nil {
-			return whErr("read the cursor", err)
+			return s.whErr("read the cursor", err)
 		}
 		windowed = n > 0
 	}
@@ -95,14 +95,14 @@ func (s *syncRun) evaluateIncremental(ctx context.Context) error {
 	}
 	var total, keyed, distinct int64
 	if err := s.wh.DB().QueryRowContext(ctx, x.KeyStats()).Scan(&total, &keyed, &distinct); err != nil {
-		return whErr("count the evaluated events", err)
+		return s.whErr("count the evaluated events", err)
 	}
 	s.run.RowsEvaluated = total
 	skip := distinct != total
 	if skip {
 		var kept int64
 		if err := s.wh.DB().QueryRowContext(ctx, x.CountKept()).Scan(&kept); err != nil {
-			return whErr("count the evaluated events", err)
+			return s.whErr("count the evaluated events", err)
 		}
 		s.run.RowsSkipped = total - kept
 		if s.run.RowsSkipped > 0 {
@@ -128,19 +128,19 @@ func (s *syncRun) evaluateIncremental(ctx context.Context) error {
 func (s *syncRun) foldIncremental(ctx context.Context, runID string) error {
 	tx, err := s.wh.DB().BeginTx(ctx, nil)
 	if err != nil {
-		return whErr("commit the sent events: begin", err)
+		return s.whErr("commit the sent events: begin", err)
 	}
 	defer func() { _ = tx.Rollback() }()
 	for i, q := range s.b.IncrementalFold(runID) {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return whErr("commit the sent events", err)
+			return s.whErr("commit the sent events", err)
 		}
 		if i == 0 {
 			testPause(PauseInFold)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return whErr("commit the sent events", err)
+		return s.whErr("commit the sent events", err)
 	}
 	x, err := s.incrementalBuilder(true)
 	if err != nil {

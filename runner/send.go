@@ -48,7 +48,7 @@ func (s *syncRun) send(work context.Context) (err error) {
 	}
 	rows, err := s.wh.DB().QueryContext(qctx, diff)
 	if err != nil {
-		return whErr("read the diff", err)
+		return s.whErr("read the diff", err)
 	}
 	defer func() {
 		cancelQuery()
@@ -56,7 +56,7 @@ func (s *syncRun) send(work context.Context) (err error) {
 	}()
 	types, err := rows.ColumnTypes()
 	if err != nil {
-		return whErr("read the diff", err)
+		return s.whErr("read the diff", err)
 	}
 	if len(types) != len(s.names)+2 {
 		return connectors.Permanent(connectors.CategoryInternal,
@@ -77,7 +77,7 @@ func (s *syncRun) send(work context.Context) (err error) {
 	}()
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
-			return whErr("read the diff", err)
+			return s.whErr("read the diff", err)
 		}
 		kind := deltasql.Kind(scanString(vals[0]))
 		key := scanString(vals[1])
@@ -110,7 +110,7 @@ func (s *syncRun) send(work context.Context) (err error) {
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return whErr("read the diff", err)
+		return s.whErr("read the diff", err)
 	}
 	if len(batch) > 0 {
 		return s.applyBatch(work, batch)

@@ -426,7 +426,7 @@ func (s *syncRun) openWarehouse(ctx context.Context) error {
 	}
 	exists, err := wh.RelationExists(ctx, warehouse.SchemaSegments, s.view)
 	if err != nil {
-		return broken(EntitySource, s.source.Name, whErr("check the source view", err))
+		return broken(EntitySource, s.source.Name, s.whErr("check the source view", err))
 	}
 	if !exists {
 		return broken(s.viewEntity(), s.viewOwner(), connectors.Permanent(connectors.CategoryNotFound, fmt.Errorf(
@@ -434,24 +434,29 @@ func (s *syncRun) openWarehouse(ctx context.Context) error {
 			warehouse.SchemaSegments, s.view, s.sourceKind(), s.source.Name)))
 	}
 	if _, err := wh.DB().ExecContext(ctx, wh.Dialect().CreateSchema(warehouse.SchemaDeltaStorage)); err != nil {
-		return whErr("create schema "+warehouse.SchemaDeltaStorage, err)
+		return s.whErr("create schema "+warehouse.SchemaDeltaStorage, err)
 	}
 	return nil
 }
 
 // whErr classifies a failed warehouse statement: the source cannot be queried (connection
 // category, per the product's error catalogue) unless the error already has a category.
-func whErr(op string, err error) error {
+func (s *syncRun) whErr(op string, err error) error {
 	var ce *connectors.Error
 	if errors.As(err, &ce) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: %w", op, err)
+	}
+	if c, ok := s.wh.(warehouse.ErrorClassifier); ok {
+		if classified := c.ClassifyError(s.stop, err); errors.As(classified, &ce) {
+			return fmt.Errorf("%s: %w", op, classified)
+		}
 	}
 	return connectors.Retryable(connectors.CategoryConnection, fmt.Errorf("%s: %w", op, err))
 }
 
 func (s *syncRun) exec(ctx context.Context, op, query string, args ...any) error {
 	if _, err := s.wh.DB().ExecContext(ctx, query, args...); err != nil {
-		return whErr(op, err)
+		return s.whErr(op, err)
 	}
 	return nil
 }
@@ -459,7 +464,7 @@ func (s *syncRun) exec(ctx context.Context, op, query string, args ...any) error
 func (s *syncRun) exists(ctx context.Context, table string) (bool, error) {
 	ok, err := s.wh.RelationExists(ctx, warehouse.SchemaDeltaStorage, table)
 	if err != nil {
-		return false, whErr("check table "+warehouse.SchemaDeltaStorage+"."+table, err)
+		return false, s.whErr("check table "+warehouse.SchemaDeltaStorage+"."+table, err)
 	}
 	return ok, nil
 }
@@ -481,7 +486,7 @@ func (s *syncRun) recoverInterrupted(ctx context.Context) error {
 	case runExists && ackExists && s.incremental:
 		var n int64
 		if err := s.wh.DB().QueryRowContext(ctx, s.b.CountAck()).Scan(&n); err != nil {
-			return whErr("count the interrupted run's acknowledgements", err)
+			return s.whErr("count the interrupted run's acknowledgements", err)
 		}
 		if err := s.foldIncremental(ctx, ""); err != nil {
 			return err
@@ -491,11 +496,11 @@ func (s *syncRun) recoverInterrupted(ctx context.Context) error {
 	case runExists && ackExists:
 		cols, err := s.wh.QueryColumns(ctx, s.b.ProbeRun())
 		if err != nil {
-			return whErr("read the interrupted run table", err)
+			return s.whErr("read the interrupted run table", err)
 		}
 		var n int64
 		if err := s.wh.DB().QueryRowContext(ctx, s.b.CountAck()).Scan(&n); err != nil {
-			return whErr("count the interrupted run's acknowledgements", err)
+			return s.whErr("count the interrupted run's acknowledgements", err)
 		}
 		names := fieldColumns(cols)
 		if err := s.ensureSnapshot(ctx, cols, s.b.CreateSnapshot(names)); err != nil {
@@ -544,7 +549,7 @@ func (s *syncRun) evaluate(ctx context.Context) error {
 	}
 	var total, keyed, distinct int64
 	if err := s.wh.DB().QueryRowContext(ctx, ev.KeyStats()).Scan(&total, &keyed, &distinct); err != nil {
-		return whErr("count the evaluated rows", err)
+		return s.whErr("count the evaluated rows", err)
 	}
 	s.run.RowsEvaluated = total
 	skip := distinct != total
@@ -556,7 +561,7 @@ func (s *syncRun) evaluate(ctx context.Context) error {
 		}
 		var kept int64
 		if err := s.wh.DB().QueryRowContext(ctx, ev.CountKept()).Scan(&kept); err != nil {
-			return whErr("count the evaluated rows", err)
+			return s.whErr("count the evaluated rows", err)
 		}
 		s.run.RowsSkipped = total - kept
 		if s.run.RowsSkipped > 0 {
@@ -568,7 +573,7 @@ func (s *syncRun) evaluate(ctx context.Context) error {
 	}
 	cols, err := s.wh.QueryColumns(ctx, ev.Probe())
 	if err != nil {
-		return whErr("read the evaluated columns", err)
+		return s.whErr("read the evaluated columns", err)
 	}
 	if err := s.ensureSnapshot(ctx, cols, ev.CreateSnapshot()); err != nil {
 		return err
@@ -628,7 +633,7 @@ func (s *syncRun) ensureSnapshot(ctx context.Context, runCols []warehouse.Column
 	}
 	snapCols, err := s.wh.QueryColumns(ctx, s.b.ProbeSnapshot())
 	if err != nil {
-		return whErr("read the snapshot's columns", err)
+		return s.whErr("read the snapshot's columns", err)
 	}
 	have := make(map[string]string, len(snapCols))
 	for _, c := range snapCols {
@@ -663,7 +668,7 @@ func (s *syncRun) ensureSnapshot(ctx context.Context, runCols []warehouse.Column
 func (s *syncRun) countDiff(ctx context.Context) error {
 	var added, changed, removed, unchanged int64
 	if err := s.wh.DB().QueryRowContext(ctx, s.b.DiffCounts()).Scan(&added, &changed, &removed, &unchanged); err != nil {
-		return whErr("count the diff", err)
+		return s.whErr("count the diff", err)
 	}
 	s.run.Added, s.run.Changed, s.run.Removed = added, changed, removed
 	counts := map[deltasql.Kind]int64{deltasql.Added: added, deltasql.Changed: changed, deltasql.Removed: removed}
@@ -723,19 +728,19 @@ func (s *syncRun) closeDestination(ctx context.Context) error {
 func (s *syncRun) fold(ctx context.Context, fields []string) error {
 	tx, err := s.wh.DB().BeginTx(ctx, nil)
 	if err != nil {
-		return whErr("commit the snapshot: begin", err)
+		return s.whErr("commit the snapshot: begin", err)
 	}
 	defer func() { _ = tx.Rollback() }()
 	for i, q := range s.b.Fold(fields) {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return whErr("commit the snapshot", err)
+			return s.whErr("commit the snapshot", err)
 		}
 		if i == 0 {
 			testPause(PauseInFold)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return whErr("commit the snapshot", err)
+		return s.whErr("commit the snapshot", err)
 	}
 	return nil
 }

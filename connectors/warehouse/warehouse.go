@@ -108,6 +108,14 @@ type Warehouse interface {
 	Close() error
 }
 
+// ErrorClassifier is implemented by warehouses that can tell what the error of a statement
+// run on their DB() means: its connectors category, whether retrying can help, and what to do
+// (the runner runs most of its SQL itself). ClassifyError returns a *connectors.Error wrapping
+// err, or err itself when the caller canceled.
+type ErrorClassifier interface {
+	ClassifyError(ctx context.Context, err error) error
+}
+
 // Dialect builds the SQL text of one engine. Every identifier and literal dinmo puts into SQL
 // passes through QuoteIdent or a literal method here.
 type Dialect interface {

@@ -20,6 +20,7 @@ import (
 	"dinmo/connectors/destination/webhook"
 	"dinmo/connectors/warehouse"
 	"dinmo/connectors/warehouse/deltasql"
+	"dinmo/connectors/warehouse/duckdb"
 	"dinmo/runner"
 )
 
@@ -52,6 +53,7 @@ type pipeResult struct {
 	spec   pipelineSpec
 	best   result // the fastest repetition
 	totals []time.Duration
+	failed string // the error of a repetition that failed (out of memory under memory_limit)
 }
 
 // deltaReport is everything measured for one engine and size.
@@ -70,14 +72,19 @@ type deltaReport struct {
 	peakRSS     int64           // the highest VmHWM of the delta runs, KiB
 	peakGo      uint64          // the highest Go memory of the delta runs
 	pgActive    time.Duration   // PostgreSQL's own count of time executing the fastest delta run's statements
-	limited     *result         // DuckDB: a delta run with DINMO_BENCH_DUCKDB_MEMORY_LIMIT
+	settings    string          // the warehouse settings that bound memory (DuckDB), as the report shows them
+	alt         *result         // DuckDB: a delta run with the source's memory_limit set to DINMO_BENCH_DUCKDB_MEMORY_LIMIT
 	notes       []string
 	violations  []string
 }
 
+// bestPipe returns the fastest pipeline that completed every repetition.
 func (r *deltaReport) bestPipe() *pipeResult {
 	var best *pipeResult
 	for i := range r.pipes {
+		if r.pipes[i].failed != "" || len(r.pipes[i].totals) == 0 {
+			continue
+		}
 		if best == nil || r.pipes[i].best.Total < best.best.Total {
 			best = &r.pipes[i]
 		}
@@ -136,7 +143,7 @@ func measureDelta(b testing.TB, bt *testing.B, cfg config, engine warehouse.Engi
 	ctx, cancel := context.WithTimeout(context.Background(), 55*time.Minute)
 	defer cancel()
 	s := newScenario(b, ctx, cfg, engine, rows)
-	r := &deltaReport{engine: engine, rows: rows, batch: cfg.batch, notes: s.notes}
+	r := &deltaReport{engine: engine, rows: rows, batch: cfg.batch, notes: s.notes, settings: s.memorySettings()}
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(os.Stderr, "bench %s %s: %s\n", engine, rowsLabel(rows), fmt.Sprintf(format, args...))
 	}
@@ -179,16 +186,25 @@ func measureDelta(b testing.TB, bt *testing.B, cfg config, engine warehouse.Engi
 	for rep := 0; rep < cfg.repeats(engine, rows); rep++ {
 		for i, p := range specs {
 			id := fmt.Sprintf("bench_pipe%d", i)
+			pr := &r.pipes[i]
+			if pr.failed != "" {
+				continue
+			}
 			s.clone(pristine, id)
 			res := runChild(b, ctx, s.dir, job{Mode: modePipeline, Warehouse: s.wh, Activation: id,
-				Strategy: p.strategy.String(), Fold: p.fold, Batch: cfg.batch})
+				Strategy: p.strategy.String(), Fold: p.fold, Batch: cfg.batch, AllowFail: true})
+			if res.Error != "" {
+				// Reported, and left out of the comparison: the runner could not use it.
+				pr.failed = res.Error
+				logf("pipeline %s failed: %s", p.name, firstLine(res.Error))
+				continue
+			}
 			if res.DiffRows != wantDiff {
 				b.Fatalf("pipeline %s streamed %d rows, want %d", p.name, res.DiffRows, wantDiff)
 			}
 			if rep == 0 && rows <= 2_000_000 {
 				s.verify(id)
 			}
-			pr := &r.pipes[i]
 			pr.totals = append(pr.totals, res.Total)
 			if len(pr.totals) == 1 || res.Total < pr.best.Total {
 				pr.best = res
@@ -228,16 +244,20 @@ func measureDelta(b testing.TB, bt *testing.B, cfg config, engine warehouse.Engi
 		}
 	}
 	if engine == warehouse.DuckDB && cfg.duckMemory != "" {
-		// The same delta run with DuckDB's memory bounded: DuckDB runs inside the runner's
-		// process, so its working memory is the runner's RSS.
+		// The same delta run with the source's memory_limit set to another value, as a user
+		// would set it: what the connector's default limit costs or saves.
 		s.clone(pristine, act.ID)
-		res := runChild(b, ctx, s.dir, job{Mode: modeRun, Warehouse: s.wh, Catalog: s.catalogURL, Activation: act.ID,
-			DuckDBMemoryLimit: cfg.duckMemory})
-		if run := res.Run; run.Status != catalog.RunFailed && run.Sent != wantDiff {
-			b.Fatalf("delta run with memory_limit %s: %+v", cfg.duckMemory, run)
+		restore := s.setSourceSetting(duckdb.SettingMemoryLimit, cfg.duckMemory)
+		res := runChild(b, ctx, s.dir, job{Mode: modeRun, Warehouse: s.wh, Catalog: s.catalogURL, Activation: act.ID, AllowFail: true})
+		restore()
+		switch {
+		case res.Error != "":
+			b.Fatalf("delta run with memory_limit %s: %s", cfg.duckMemory, res.Error)
+		case res.Run.Status != catalog.RunFailed && res.Run.Sent != wantDiff:
+			b.Fatalf("delta run with memory_limit %s: %+v", cfg.duckMemory, res.Run)
 		}
-		r.limited = &res // a failure (out of memory) is reported, not fatal
-		logf("runner delta run with DuckDB memory_limit %s: %s, peak RSS %d MiB", cfg.duckMemory,
+		r.alt = &res // a failed run (out of memory) is reported, not fatal
+		logf("runner delta run with memory_limit %s: %s, peak RSS %d MiB", cfg.duckMemory,
 			res.Run.Duration.Round(time.Millisecond), res.VmHWMKiB/1024)
 	}
 	for i := range specs {
@@ -416,6 +436,12 @@ func rowsLabel(n int) string {
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f", d.Seconds()) }
 
+// firstLine returns the first line of an error message (DuckDB's errors go on with advice).
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
+}
+
 func mib(kib int64) string { return fmt.Sprintf("%.0f", float64(kib)/1024) }
 
 // printReport prints the Markdown report of everything measured so far in this process, and
@@ -457,16 +483,22 @@ func printReport(tb testing.TB, cfg config) {
 				float64(r.peakGo)/(1<<20), run.Duration.Seconds()/r.scanAll.Seconds(), ratioBest,
 				deltasql.DefaultStrategy(r.engine))
 		}
+		settings := map[string]bool{}
 		for _, r := range reports {
-			if r.limited != nil {
-				lr := r.limited.Run
-				outcome := "delta run " + secs(lr.Duration) + " s"
-				if lr.Status == catalog.RunFailed {
-					outcome = "the delta run failed after " + secs(lr.Duration) + " s: " + lr.Error
+			if r.settings != "" && !settings[r.settings] {
+				settings[r.settings] = true
+				fmt.Fprintf(&sb, "\n%s runs inside the measured process, with the connector's default settings: %s.\n", r.engine, r.settings)
+			}
+		}
+		for _, r := range reports {
+			if r.alt != nil {
+				ar := r.alt.Run
+				outcome := "delta run " + secs(ar.Duration) + " s"
+				if ar.Status == catalog.RunFailed {
+					outcome = "the delta run failed after " + secs(ar.Duration) + " s: " + firstLine(ar.Error)
 				}
-				fmt.Fprintf(&sb, "\nDuckDB %s with `SET memory_limit = '%s'` on the runner's DuckDB instance (the connector has no setting for it yet): "+
-					"%s, peak RSS %s MiB (Go %.0f MiB).\n", rowsLabel(r.rows), cfg.duckMemory, outcome,
-					mib(r.limited.VmHWMKiB), float64(r.limited.GoPeakBytes)/(1<<20))
+				fmt.Fprintf(&sb, "\n%s %s with the source's `memory_limit = %q` instead: %s, peak RSS %s MiB (Go %.0f MiB).\n",
+					r.engine, rowsLabel(r.rows), cfg.duckMemory, outcome, mib(r.alt.VmHWMKiB), float64(r.alt.GoPeakBytes)/(1<<20))
 			}
 		}
 		sb.WriteString("\nPhases of the delta run (seconds from its start: evaluation and diff → first batch → fold → done):\n\n")
@@ -475,6 +507,15 @@ func printReport(tb testing.TB, cfg config) {
 			fmt.Fprintf(&sb, "- %s %s: evaluating %s, diffing %s, sending %s, committing %s, done %s\n", r.engine, rowsLabel(r.rows),
 				secs(p[runner.PhaseEvaluating]), secs(p[runner.PhaseDiffing]), secs(p[runner.PhaseSending]),
 				secs(p[runner.PhaseCommitting]), secs(p[runner.PhaseDone]))
+		}
+		sb.WriteString("\nPeak RSS within each phase of that run, MiB (before: process start, opening the catalog; starting: recovery checks; " +
+			"evaluating: the key check and the diff into the run table; diffing: counts, guards; sending: the ordered diff read, " +
+			"batches and checkpoints; committing: the fold; done: closing, which checkpoints the database):\n\n")
+		for _, r := range reports {
+			pk := r.delta.Run.PhasePeakKiB
+			fmt.Fprintf(&sb, "- %s %s: before %s, starting %s, evaluating %s, diffing %s, sending %s, committing %s, done %s\n", r.engine, rowsLabel(r.rows),
+				mib(pk["before"]), mib(pk[runner.PhaseStarting]), mib(pk[runner.PhaseEvaluating]), mib(pk[runner.PhaseDiffing]), mib(pk[runner.PhaseSending]),
+				mib(pk[runner.PhaseCommitting]), mib(pk[runner.PhaseDone]))
 		}
 		sb.WriteString("\n### Candidate strategies (the SQL of a delta run, no destination; best of the repetitions)\n\n")
 		sb.WriteString("| engine | rows | strategy | total | stage | key check | diff | count | stream | checkpoint | fold | close | all repetitions |\n")
@@ -499,6 +540,11 @@ func printReport(tb testing.TB, cfg config) {
 						return secs(d)
 					}
 					return "-"
+				}
+				if p.failed != "" {
+					fmt.Fprintf(&sb, "| %s | %s | %s | failed: %s |  |  |  |  |  |  |  |  | %s |\n", r.engine, rowsLabel(r.rows), name,
+						strings.ReplaceAll(firstLine(p.failed), "|", "/"), strings.Join(all, " "))
+					continue
 				}
 				fmt.Fprintf(&sb, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.engine, rowsLabel(r.rows), name,
 					secs(p.best.Total), get("stage"), get("key check"), get("diff"), get("count"), get("stream"), get("checkpoint"),

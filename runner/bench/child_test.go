@@ -25,7 +25,6 @@ import (
 	"dinmo/connectors/registry"
 	"dinmo/connectors/warehouse"
 	"dinmo/connectors/warehouse/deltasql"
-	"dinmo/connectors/warehouse/duckdb"
 	"dinmo/runner"
 	"dinmo/secrets"
 )
@@ -56,9 +55,9 @@ type job struct {
 	Batch      int    `json:"batch,omitempty"`
 	Reps       int    `json:"reps,omitempty"`
 	Out        string `json:"out"`
-	// DuckDBMemoryLimit, in a run job on DuckDB, bounds DuckDB's memory (SET memory_limit) on
-	// the process's shared instance before the run.
-	DuckDBMemoryLimit string `json:"duckdb_memory_limit,omitempty"`
+	// AllowFail makes a failed job a result with Error set rather than a failed benchmark (a
+	// candidate strategy may run out of memory under the connector's memory_limit).
+	AllowFail bool `json:"-"`
 }
 
 // result is what a child reports.
@@ -93,6 +92,10 @@ type runResult struct {
 	DestTime    time.Duration            `json:"dest_time"`
 	CatalogTime time.Duration            `json:"catalog_time"`
 	Phases      map[string]time.Duration `json:"phases"`
+	// PhasePeakKiB is the peak RSS within each phase (from its start to the next phase's; the
+	// last one, "done", includes closing the warehouse), and PeakKiB the highest of them.
+	PhasePeakKiB map[string]int64 `json:"phase_peak_kib"`
+	PeakKiB      int64            `json:"peak_kib"`
 }
 
 type step struct {
@@ -134,7 +137,7 @@ func runChild(tb testing.TB, ctx context.Context, dir string, j job) result {
 	switch {
 	case err != nil:
 		tb.Fatalf("child %s job: no result (%v, exit %v)\n%s", j.Mode, err, runErr, stderr.String())
-	case res.Error != "":
+	case res.Error != "" && !j.AllowFail:
 		tb.Fatalf("child %s job failed: %s\n%s", j.Mode, res.Error, stderr.String())
 	}
 	return res
@@ -174,6 +177,10 @@ func childMain(path string) int {
 	}
 	res.GoPeakBytes = mem.stop()
 	res.VmHWMKiB = vmHWM()
+	if res.Run != nil {
+		// A run job resets the kernel's peak at each phase: its peak is the highest phase's.
+		res.VmHWMKiB = max(res.VmHWMKiB, res.Run.PeakKiB)
+	}
 	out, _ := json.Marshal(res)
 	if err := os.WriteFile(j.Out, out, 0o600); err != nil {
 		fmt.Fprintln(os.Stderr, "bench child:", err)
@@ -223,6 +230,12 @@ func (m *memSampler) stop() uint64 {
 	return m.peak.Load()
 }
 
+// resetHWM resets the process's peak resident set size to its current size (Linux: writing 5
+// to /proc/self/clear_refs; a no-op elsewhere), so that vmHWM then measures from now on.
+func resetHWM() {
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
+
 // vmHWM returns the process's peak resident set size in KiB (Linux; 0 elsewhere).
 func vmHWM() int64 {
 	f, err := os.Open("/proc/self/status")
@@ -266,34 +279,28 @@ func childRun(ctx context.Context, j job) (*runResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	var release func()
-	if j.DuckDBMemoryLimit != "" && j.Warehouse.Engine == warehouse.DuckDB {
-		// Hold the shared instance open so the setting outlives the runner's own handle.
-		path, _ := j.Warehouse.Settings[duckdb.SettingPath].(string)
-		db, rel, err := duckdb.Shared(path)
-		if err != nil {
-			return nil, err
-		}
-		release = rel
-		defer rel()
-		if !memoryLimit.MatchString(j.DuckDBMemoryLimit) {
-			return nil, fmt.Errorf("memory limit %q", j.DuckDBMemoryLimit)
-		}
-		if _, err := db.ExecContext(ctx, "SET memory_limit = '"+j.DuckDBMemoryLimit+"'"); err != nil {
-			return nil, err
-		}
-	}
 	phases := map[string]time.Duration{}
+	peaks := map[string]int64{}
+	phase := "before"
+	endPhase := func(next string) {
+		// The kernel's peak (VmHWM) is reset at each phase, so it measures that phase alone.
+		peaks[phase] = max(peaks[phase], vmHWM())
+		resetHWM()
+		phase = next
+	}
 	start := time.Now()
 	res, err := r.Run(ctx, j.Activation, runner.RunOptions{Progress: func(p runner.Progress) {
 		if _, seen := phases[p.Phase]; !seen {
 			phases[p.Phase] = time.Since(start)
+			endPhase(p.Phase)
 		}
 	}})
-	if release != nil {
-		release() // the last holder closes the instance, which checkpoints like the runner's close would have
-	}
 	wall := time.Since(start)
+	endPhase("")
+	var peak int64
+	for _, kib := range peaks {
+		peak = max(peak, kib)
+	}
 	if res == nil {
 		return nil, fmt.Errorf("run: %w", err)
 	}
@@ -302,6 +309,7 @@ func childRun(ctx context.Context, j job) (*runResult, error) {
 		Changed: res.Run.Changed, Removed: res.Run.Removed, Sent: res.Sent, Acked: res.Run.Acknowledged,
 		Rejected: res.Run.Rejected, Requests: res.Run.Requests, Duration: wall,
 		DestTime: time.Duration(tm.dest.Load()), CatalogTime: time.Duration(tm.catalog.Load()), Phases: phases,
+		PhasePeakKiB: peaks, PeakKiB: peak,
 	}
 	if err != nil {
 		out.Error = err.Error()

@@ -15,7 +15,13 @@
 //     on a copy of the same snapshot;
 //   - a delta run of the real runner (runner.Run) to an in-process destination: wall time,
 //     warehouse time, rows and requests sent, peak RSS (VmHWM) and peak Go memory; on DuckDB
-//     once more with DuckDB's memory_limit set, since the engine's memory is the process's.
+//     once more with the source's memory_limit set to DINMO_BENCH_DUCKDB_MEMORY_LIMIT, since
+//     the engine runs inside the runner's process and its memory is the runner's.
+//
+// DuckDB runs with the connector's default settings (memory_limit, threads: see package
+// connectors/warehouse/duckdb), in every process: the runner's, the strategies', the data
+// generator's. A candidate strategy that fails under them (out of memory) is reported as
+// failed and left out of the comparison; the runner's own delta run must succeed.
 //
 // BenchmarkThroughput runs the real runner against the webhook platform with a rate limit
 // and reports the achieved records per second against the limit.
@@ -32,8 +38,9 @@
 //	DINMO_BENCH_RATE            throughput benchmark: webhook requests_per_second (default 50)
 //	DINMO_BENCH_RATE_BATCH      throughput benchmark: batch size (default 100)
 //	DINMO_BENCH_RATE_ROWS       throughput benchmark: records sent (default 20000)
-//	DINMO_BENCH_DUCKDB_MEMORY_LIMIT  DuckDB memory_limit of one more delta run per DuckDB size
-//	                            (default 256MB; off to skip)
+//	DINMO_BENCH_DUCKDB_MEMORY_LIMIT  the source's memory_limit in one more delta run per DuckDB
+//	                            size (default 16GB, more than a run needs: what the connector's
+//	                            default limit costs; off to skip)
 //	DINMO_BENCH_OUT             also write the report (Markdown) to this file
 //	TEST_PG_DSN, PGBIN          as for package internal/pgtest
 package bench

@@ -1,9 +1,11 @@
 package bench
 
 import (
+	"strings"
 	"testing"
 
 	"dinmo/connectors/warehouse"
+	"dinmo/connectors/warehouse/duckdb"
 )
 
 // TestHarness runs the benchmark's scenarios on tiny tables, so the harness (data generation,
@@ -29,8 +31,16 @@ func TestHarness(t *testing.T) {
 			if r.delta.VmHWMKiB <= 0 || r.delta.GoPeakBytes == 0 {
 				t.Errorf("memory not measured: VmHWM %d KiB, Go %d bytes", r.delta.VmHWMKiB, r.delta.GoPeakBytes)
 			}
-			if (tc.engine == warehouse.DuckDB) != (r.limited != nil) {
-				t.Errorf("memory-limited DuckDB run: %v", r.limited)
+			if (tc.engine == warehouse.DuckDB) != (r.alt != nil) {
+				t.Errorf("DuckDB run with another memory_limit: %v", r.alt)
+			}
+			if (tc.engine == warehouse.DuckDB) != strings.Contains(r.settings, "memory_limit "+duckdb.DefaultMemoryLimit) {
+				t.Errorf("memory settings reported: %q", r.settings)
+			}
+			for _, p := range r.pipes {
+				if p.failed != "" {
+					t.Errorf("pipeline %s failed on a tiny table: %s", p.spec.name, p.failed)
+				}
 			}
 			if len(r.violations) > 0 {
 				t.Errorf("violations: %v", r.violations)

@@ -106,6 +106,44 @@ func newScenario(tb testing.TB, ctx context.Context, cfg config, engine warehous
 	return s
 }
 
+// memorySettings describes the warehouse settings that bound a run's memory, as the warehouse
+// applied them: on DuckDB the source's memory_limit and threads (the connector's defaults,
+// since the benchmark sets neither). "" on PostgreSQL, whose memory is the server's.
+func (s *scenario) memorySettings() string {
+	if s.engine != warehouse.DuckDB {
+		return ""
+	}
+	var limit, threads string
+	s.withWH(func(w warehouse.Warehouse) error {
+		return w.DB().QueryRowContext(s.ctx,
+			"SELECT current_setting('memory_limit'), CAST(current_setting('threads') AS VARCHAR)").Scan(&limit, &threads)
+	})
+	return fmt.Sprintf("memory_limit %s (%s), threads %s", duckdb.DefaultMemoryLimit, limit, threads)
+}
+
+// setSourceSetting sets one setting of the catalog's warehouse source, as a user changing the
+// source would, and returns the function restoring the previous settings.
+func (s *scenario) setSourceSetting(name string, value any) (restore func()) {
+	s.tb.Helper()
+	ctx := catalog.WithActor(s.ctx, "terraform")
+	ws, err := s.store.GetWorkspaceByName(ctx, "bench")
+	must(s.tb, err)
+	src, err := s.store.GetSourceByName(ctx, ws.ID, "warehouse")
+	must(s.tb, err)
+	before := src.Settings
+	settings := make(map[string]any, len(before)+1)
+	for k, v := range before {
+		settings[k] = v
+	}
+	settings[name] = value
+	src.Settings = settings
+	must(s.tb, s.store.UpdateSource(ctx, src))
+	return func() {
+		src.Settings = before
+		must(s.tb, s.store.UpdateSource(ctx, src))
+	}
+}
+
 // withWH opens the warehouse, calls f and closes it: a DuckDB file can be open in one process
 // only, and children open it between these calls.
 func (s *scenario) withWH(f func(warehouse.Warehouse) error) {

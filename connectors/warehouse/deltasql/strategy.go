@@ -78,9 +78,10 @@ func ParseStrategy(name string) (Strategy, error) {
 //
 // StrategyChanges won on DuckDB and PostgreSQL at 1M and 10M rows with 1% of the rows
 // inserted, deleted and updated: writing every evaluated row costs more than everything else
-// a delta run does. On 2 cores, 10M rows: DuckDB 7.4 s for the whole changes pipeline against
-// 16-17.5 s for the rewrites (their stage write alone took 8.5-9.5 s); PostgreSQL 47 s
-// against 53-97 s. The anti-join and EXCEPT diffs were never faster than the full outer join,
+// a delta run does. On 2 cores, 10M rows: DuckDB (with the connector's default memory_limit,
+// 192MB, and the narrow join of narrowJoin) 7.0 s for the whole changes pipeline against
+// 17-35 s for the rewrites (their stage write alone took 17 s); PostgreSQL 47 s against
+// 53-97 s. The anti-join and EXCEPT diffs were never faster than the full outer join,
 // and rewriting the whole snapshot (CREATE TABLE AS, or the stage table renamed into place)
 // lost to patching it. The distributed engines cannot be measured here; they get
 // StrategyChanges too, since it writes 1-3% of the rows a rewrite writes and reads the
@@ -111,11 +112,12 @@ type Source struct {
 //  4. CreateRun: statements writing the run table (the changes), which Builder.DiffCounts,
 //     Builder.Diff and Builder.Fold read.
 type Evaluation struct {
-	b    *Builder
-	src  Source
-	full bool
-	key  string // the primary key cast to text
-	sel  string // SELECT key, hash, fields FROM the view
+	b      *Builder
+	src    Source
+	full   bool
+	key    string // the primary key cast to text
+	sel    string // SELECT key, hash, fields FROM the view
+	values string // SELECT key, fields FROM the view (no hash), for narrowJoin's second read
 }
 
 // Evaluate returns the evaluation statements of one run. full makes the run table hold the
@@ -136,14 +138,17 @@ func (b *Builder) Evaluate(src Source, full bool) (*Evaluation, error) {
 		hashed = append(hashed, b.id(f.Column))
 	}
 	// With nothing mapped (membership by key only) RowHash is a constant: a key never changes.
-	var sb strings.Builder
+	var sb, vb strings.Builder
 	sb.WriteString("SELECT " + e.key + " AS " + b.id(KeyColumn))
+	vb.WriteString(sb.String())
 	sb.WriteString(", " + b.d.RowHash(hashed) + " AS " + b.id(HashColumn))
 	for _, f := range src.Fields {
 		sb.WriteString(", " + b.id(f.Column) + " AS " + b.id(f.Name))
+		vb.WriteString(", " + b.id(f.Column) + " AS " + b.id(f.Name))
 	}
 	sb.WriteString(" FROM " + e.view())
-	e.sel = sb.String()
+	vb.WriteString(" FROM " + e.view())
+	e.sel, e.values = sb.String(), vb.String()
 	return e, nil
 }
 
@@ -234,7 +239,13 @@ func (e *Evaluation) CreateRun(skipBadKeys bool) []string {
 			k := b.id(KeyColumn)
 			src = "(SELECT * FROM (" + e.sel + ") v WHERE " + k + " IS NOT NULL AND " + k + " NOT IN (" + e.badKeys("> 1") + "))"
 		}
-		return []string{b.d.CreateTableAs(warehouse.SchemaDeltaStorage, b.t.Run, e.fullJoin(src))}
+		diff := e.fullJoin(src)
+		if e.narrow() {
+			// The second read needs no filter: a NULL key joins nothing, and a duplicated key
+			// is in none of the added or changed keys of the first.
+			diff = e.narrowJoin(src, "("+e.values+")")
+		}
+		return []string{b.d.CreateTableAs(warehouse.SchemaDeltaStorage, b.t.Run, diff)}
 	}
 	stage := b.q(b.t.Stage)
 	var diff string
@@ -245,9 +256,25 @@ func (e *Evaluation) CreateRun(skipBadKeys bool) []string {
 		diff = e.except(stage)
 	default:
 		diff = e.fullJoin(stage)
+		if e.narrow() {
+			diff = e.narrowJoin(stage, stage)
+		}
 	}
 	return []string{b.d.CreateTableAs(warehouse.SchemaDeltaStorage, b.t.Run, diff), b.DropStage()}
 }
+
+// narrow reports whether the full-outer-join diff joins only keys and hashes (narrowJoin): on
+// DuckDB, for a delta run.
+//
+// DuckDB keeps the build side of a hash join in memory and spills to its temp_directory what
+// does not fit in memory_limit, but its spilling needs memory that grows with what is joined:
+// joining the whole evaluated rows (every mapped field) to the snapshot took 2.5 GB at 10M
+// customers without a limit and failed out of memory under a 128MB limit, where joining keys
+// and hashes runs at 10M rows under 64MB, in about the time of the wide join without a limit.
+// A full run keeps the wide join: its snapshot is usually empty (the first run), which DuckDB
+// then builds on at no cost, and it returns every row anyway, which the narrow join would read
+// twice.
+func (e *Evaluation) narrow() bool { return e.b.d.Engine() == warehouse.DuckDB && !e.full }
 
 // Aliases of the diff queries: e is the evaluated segment, s the snapshot.
 const (
@@ -280,6 +307,54 @@ func (e *Evaluation) fullJoin(src string) string {
 	if !e.full {
 		sb.WriteString(" WHERE " + ek + " IS NULL OR " + sk + " IS NULL OR " + eh + " <> " + sh)
 	}
+	return sb.String()
+}
+
+// Aliases of narrowJoin: d holds the changed keys, v the evaluated values.
+const (
+	aliasDelta  = "d"
+	aliasValues = "v"
+)
+
+// narrowJoin builds the same rows as fullJoin (delta runs only) in two steps of one statement,
+// so both read the source at the same moment: the changed keys are classified by a full outer
+// join of the evaluated keys and hashes (from src) with the snapshot's keys and hashes, and
+// materialised (a delta holds few keys); then the added and changed keys take their fields from
+// values (the evaluated keys and fields) and the removed ones from the snapshot. The hash
+// tables of both steps hold keys and hashes, or only the changed keys, never every field.
+func (e *Evaluation) narrowJoin(src, values string) string {
+	b := e.b
+	k, h, kind := b.id(KeyColumn), b.id(HashColumn), b.id(KindColumn)
+	ek, sk := e.col(aliasEval, KeyColumn), e.col(aliasSnap, KeyColumn)
+	eh, sh := e.col(aliasEval, HashColumn), e.col(aliasSnap, HashColumn)
+	delta := b.id(aliasDelta)
+	var sb strings.Builder
+	sb.WriteString("WITH " + delta + " AS MATERIALIZED (")
+	sb.WriteString("SELECT CASE WHEN " + sk + " IS NULL THEN " + b.d.QuoteString(string(Added)))
+	sb.WriteString(" WHEN " + ek + " IS NULL THEN " + b.d.QuoteString(string(Removed)))
+	sb.WriteString(" ELSE " + b.d.QuoteString(string(Changed)) + " END AS " + kind)
+	sb.WriteString(", CASE WHEN " + ek + " IS NULL THEN " + sk + " ELSE " + ek + " END AS " + k)
+	sb.WriteString(", " + eh + " AS " + h)
+	sb.WriteString(" FROM (SELECT " + k + ", " + h + " FROM " + src + " " + aliasValues + ") " + aliasEval)
+	sb.WriteString(" FULL OUTER JOIN (SELECT " + k + ", " + h + " FROM " + b.q(b.t.Snapshot) + ") " + aliasSnap)
+	sb.WriteString(" ON " + ek + " = " + sk)
+	sb.WriteString(" WHERE " + ek + " IS NULL OR " + sk + " IS NULL OR " + eh + " <> " + sh + ")")
+	// Added and changed keys, with the evaluated fields.
+	dk, dh, dkind := e.col(aliasDelta, KeyColumn), e.col(aliasDelta, HashColumn), e.col(aliasDelta, KindColumn)
+	removed := b.d.QuoteString(string(Removed))
+	sb.WriteString(" SELECT " + dkind + " AS " + kind + ", " + dk + " AS " + k + ", " + dh + " AS " + h)
+	for _, f := range e.src.Fields {
+		sb.WriteString(", " + e.col(aliasValues, f.Name) + " AS " + b.id(f.Name))
+	}
+	sb.WriteString(" FROM (SELECT * FROM " + delta + " WHERE " + kind + " <> " + removed + ") " + aliasDelta)
+	sb.WriteString(" JOIN " + values + " " + aliasValues + " ON " + e.col(aliasValues, KeyColumn) + " = " + dk)
+	// Removed keys, with the snapshot's fields.
+	sb.WriteString(" UNION ALL SELECT " + dkind + ", " + dk + ", " + dh)
+	for _, f := range e.src.Fields {
+		sb.WriteString(", " + e.col(aliasSnap, f.Name) + " AS " + b.id(f.Name))
+	}
+	sb.WriteString(" FROM (SELECT * FROM " + delta + " WHERE " + kind + " = " + removed + ") " + aliasDelta)
+	sb.WriteString(" JOIN " + b.q(b.t.Snapshot) + " " + aliasSnap + " ON " + sk + " = " + dk)
 	return sb.String()
 }
 

@@ -22,9 +22,15 @@ import (
 
 // Setting keys.
 const (
-	SettingPath     = "path"
-	SettingReadOnly = "read_only"
+	SettingPath          = "path"
+	SettingReadOnly      = "read_only"
+	SettingMemoryLimit   = "memory_limit"
+	SettingThreads       = "threads"
+	SettingTempDirectory = "temp_directory"
 )
+
+// maxThreads bounds the threads setting (DuckDB accepts more; no machine dinmo runs on has).
+const maxThreads = 1024
 
 // Connector opens DuckDB warehouses.
 type Connector struct{}
@@ -45,6 +51,17 @@ func (Connector) Spec() warehouse.Spec {
 				Description: "Path of the DuckDB database file, created if missing (its directory must exist). The provider and the runner must use the same file; only one process can have it open at a time. `:memory:` gives a private in-memory database per connection, for tests."},
 			{Name: SettingReadOnly, Type: connectors.FieldBool, Default: false,
 				Description: "Open the file read-only (DuckDB `access_mode=READ_ONLY`), so several processes can read it at once. dinmo cannot create its schemas, views or snapshots in a read-only file."},
+			{Name: SettingMemoryLimit, Type: connectors.FieldString, Default: DefaultMemoryLimit,
+				Description: "DuckDB's `memory_limit`: the most memory DuckDB's buffer pool (its cache, joins, sorts and aggregates) may use; what does not fit is spilled to `" + SettingTempDirectory + "`. A number and a unit: KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (at least 16MB). " +
+					"DuckDB runs inside the process that opens the file, so this bounds the memory of `dinmo-runner` (and of the provider): with the default, " + DefaultMemoryLimit + ", `make bench` measured a delta run of a 10M-row segment at about 375 MiB of peak process memory (1.4 GB without a limit), in the same time, and of a 1M-row one at about 265 MiB. " +
+					"A run needs more as its snapshot grows (a 10M-row delta run needs about 140MB; a 30M-row one still ran out of memory at 384MB): raise it for larger segments, or for several large activations running at once. " +
+					"Sources using the same file should use the same value: a process that has the file open keeps the settings it opened it with (and logs a warning) until it closes it."},
+			{Name: SettingThreads, Type: connectors.FieldInt, Min: 1, Max: maxThreads,
+				Description: "DuckDB's `threads`: how many threads one query uses. Default: the number of CPUs, at most 4 (each thread needs its own working memory within `" + SettingMemoryLimit + "`). " +
+					"Sources using the same file should use the same value: a process that has the file open keeps the settings it opened it with (and logs a warning) until it closes it."},
+			{Name: SettingTempDirectory, Type: connectors.FieldString,
+				Description: "DuckDB's `temp_directory`: where DuckDB writes, while a query runs, what does not fit in `" + SettingMemoryLimit + "`; created when first needed (its parent directory must exist). Default: DuckDB's, the database file's path followed by `.tmp` (for `:memory:`, `.tmp` in the working directory). " +
+					"Sources using the same file should use the same value: a process that has the file open keeps the settings it opened it with (and logs a warning) until it closes it."},
 		},
 	}
 }
@@ -57,19 +74,31 @@ func (c Connector) Open(ctx context.Context, cfg warehouse.Config, logger *slog.
 	r := warehouse.NewConfigReader(c.Spec(), cfg)
 	path := r.String(SettingPath)
 	readOnly := r.Bool(SettingReadOnly)
+	memoryLimit := r.String(SettingMemoryLimit)
+	threads := r.Int(SettingThreads)
+	tempDirectory := r.String(SettingTempDirectory)
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
-	db, release, err := shared(path, readOnly)
+	opts, err := newOptions(readOnly, memoryLimit, threads, tempDirectory)
 	if err != nil {
 		return nil, err
+	}
+	db, release, differs, err := shared(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	if differs != "" {
+		logger.Warn("duckdb file already open in this process with other settings; they apply until every user of the file closed it",
+			"path", path, "open_with", differs)
 	}
 	w := &Warehouse{db: db, release: release, dialect: NewDialect()}
 	if err := w.Ping(ctx); err != nil {
 		_ = w.Close()
 		return nil, fmt.Errorf("duckdb: open %s: %w", path, err)
 	}
-	logger.Debug("duckdb warehouse opened", "path", path, "read_only", readOnly)
+	logger.Debug("duckdb warehouse opened", "path", path, "read_only", readOnly,
+		"memory_limit", opts.memoryLimit, "threads", opts.threads, "temp_directory", opts.tempDirectory)
 	return w, nil
 }
 
@@ -84,8 +113,9 @@ type Warehouse struct {
 }
 
 var (
-	_ warehouse.Warehouse    = (*Warehouse)(nil)
-	_ warehouse.ViewReplacer = (*Warehouse)(nil)
+	_ warehouse.Warehouse       = (*Warehouse)(nil)
+	_ warehouse.ViewReplacer    = (*Warehouse)(nil)
+	_ warehouse.ErrorClassifier = (*Warehouse)(nil)
 )
 
 var errClosed = errors.New("duckdb: warehouse is closed")
@@ -201,6 +231,10 @@ func (w *Warehouse) ReplaceView(ctx context.Context, schema, name, query string)
 	return nil
 }
 
+// ClassifyError classifies the error of a statement run on DB() (warehouse.ErrorClassifier):
+// DuckDB's error type gives the category; running out of memory names the setting to raise.
+func (w *Warehouse) ClassifyError(ctx context.Context, err error) error { return classify(ctx, err) }
+
 // Close releases this holder's reference on the shared file handle; the file is closed when
 // the last holder closes. Later calls return nil.
 func (w *Warehouse) Close() error {
@@ -257,7 +291,11 @@ func classify(ctx context.Context, err error) error {
 		return connectors.Permanent(connectors.CategoryCredentials, err)
 	case duckdbdriver.ErrorTypeIO, duckdbdriver.ErrorTypeConnection, duckdbdriver.ErrorTypeNetwork:
 		return connectors.Retryable(connectors.CategoryConnection, err)
-	case duckdbdriver.ErrorTypeTransaction, duckdbdriver.ErrorTypeOutOfMemory:
+	case duckdbdriver.ErrorTypeOutOfMemory:
+		// Running the same statement again needs the same memory: say what to change.
+		return connectors.Permanent(connectors.CategoryConfiguration, fmt.Errorf(
+			"%w (DuckDB runs inside this process: raise the source's %s setting, or lower %s)", err, SettingMemoryLimit, SettingThreads))
+	case duckdbdriver.ErrorTypeTransaction:
 		return connectors.Retryable(connectors.CategoryInternal, err)
 	case duckdbdriver.ErrorTypeInterrupt:
 		return connectors.Retryable(connectors.CategoryTimeout, err)

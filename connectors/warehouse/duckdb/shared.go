@@ -31,10 +31,10 @@ const (
 
 // instance is one open database file, shared by every user in the process.
 type instance struct {
-	db       *sql.DB
-	readOnly bool
-	refs     int
-	closed   chan struct{} // closed once db.Close has returned, after the last release
+	db     *sql.DB
+	opts   options // what it was opened with
+	refs   int
+	closed chan struct{} // closed once db.Close has returned, after the last release
 }
 
 var (
@@ -54,24 +54,36 @@ var (
 // Every connection of the pool has TimeZone set to UTC, like the PostgreSQL connector, so
 // TIMESTAMPTZ text and date arithmetic do not depend on the machine's zone.
 //
+// Shared joins the instance with whatever settings it was opened with (memory_limit, threads,
+// temp_directory); when it opens the file itself, it uses the defaults of the connector's
+// settings (DefaultMemoryLimit).
+//
 // Errors are connectors.Error values: configuration for a bad path, connection (retryable)
 // when another process holds the file's lock.
 func Shared(path string) (*sql.DB, func(), error) {
-	return shared(path, false)
+	db, release, _, err := shared(path, defaultOptions())
+	return db, release, err
 }
 
-func shared(path string, readOnly bool) (*sql.DB, func(), error) {
+// shared returns the pool of the instance of path, opening it with opts when this process
+// has not opened it yet. DuckDB fixes an instance's settings when it opens it: an open that
+// asks for other settings while the instance is open joins it as it is, and differs says how
+// (for a warning; the new settings apply once every holder closed the file, which a runner
+// does at the end of each run, so a source whose settings were just changed must not fail
+// the runs in progress). read_only follows its own rule: a read-only open joins a read-write
+// instance, never the reverse.
+func shared(path string, opts options) (db *sql.DB, release func(), differs string, err error) {
 	if path == MemoryPath {
-		db, err := openDB("", false)
+		db, err := openDB("", opts)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, "", err
 		}
 		var once sync.Once
-		return db, func() { once.Do(func() { _ = db.Close() }) }, nil
+		return db, func() { once.Do(func() { _ = db.Close() }) }, "", nil
 	}
 	key, err := canonicalPath(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 
 	sharedMu.Lock()
@@ -90,28 +102,29 @@ func shared(path string, readOnly bool) (*sql.DB, func(), error) {
 
 	inst, ok := instances[key]
 	if ok {
-		if inst.readOnly && !readOnly {
-			return nil, nil, connectors.Permanent(connectors.CategoryConfiguration, fmt.Errorf(
+		if inst.opts.readOnly && !opts.readOnly {
+			return nil, nil, "", connectors.Permanent(connectors.CategoryConfiguration, fmt.Errorf(
 				"duckdb: %s is already open read-only in this process; open it read-write everywhere or read-only everywhere", key))
 		}
+		differs = opts.conflict(inst.opts)
 	} else {
-		if readOnly {
+		if opts.readOnly {
 			if _, err := os.Stat(key); errors.Is(err, os.ErrNotExist) {
-				return nil, nil, connectors.Permanent(connectors.CategoryNotFound, fmt.Errorf(
+				return nil, nil, "", connectors.Permanent(connectors.CategoryNotFound, fmt.Errorf(
 					"duckdb: %s does not exist, and a read-only database cannot be created; create it or set read_only = false", key))
 			}
 		}
-		db, err := openDB(key, readOnly)
+		db, err := openDB(key, opts)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, "", err
 		}
-		inst = &instance{db: db, readOnly: readOnly, closed: make(chan struct{})}
+		inst = &instance{db: db, opts: opts, closed: make(chan struct{})}
 		instances[key] = inst
 	}
 	inst.refs++
 	var once sync.Once
-	release := func() { once.Do(func() { releaseInstance(key, inst) }) }
-	return inst.db, release, nil
+	release = func() { once.Do(func() { releaseInstance(key, inst) }) }
+	return inst.db, release, differs, nil
 }
 
 func releaseInstance(key string, inst *instance) {
@@ -141,10 +154,11 @@ func canonicalPath(path string) (string, error) {
 		return "", connectors.Permanent(connectors.CategoryConfiguration,
 			errors.New("duckdb: setting \"path\" must be a file path or \":memory:\""))
 	}
-	// The driver reads everything after '?' as options and parses the path as a URL.
-	if strings.ContainsRune(path, '?') {
+	// The driver reads everything after '?' as options and parses the path as a URL, where
+	// a '#' would start a fragment and swallow the options.
+	if strings.ContainsAny(path, "?#") {
 		return "", connectors.Permanent(connectors.CategoryConfiguration,
-			fmt.Errorf("duckdb: path %q must not contain '?'", path))
+			fmt.Errorf("duckdb: path %q must not contain '?' or '#'", path))
 	}
 	if _, err := url.Parse(path); err != nil {
 		return "", connectors.Permanent(connectors.CategoryConfiguration,
@@ -175,12 +189,10 @@ func canonicalPath(path string) (string, error) {
 	return full, nil
 }
 
-// openDB opens a DuckDB instance ("" for in-memory) with dinmo's connection settings.
-func openDB(path string, readOnly bool) (*sql.DB, error) {
-	dsn := path
-	if readOnly {
-		dsn += "?access_mode=READ_ONLY"
-	}
+// openDB opens a DuckDB instance ("" for in-memory) with dinmo's connection settings and the
+// instance settings of opts, given as DSN options so they hold from the first query.
+func openDB(path string, opts options) (*sql.DB, error) {
+	dsn := path + "?" + opts.dsnQuery()
 	connector, err := duckdbdriver.NewConnector(dsn, initConn)
 	if err != nil {
 		shown := path

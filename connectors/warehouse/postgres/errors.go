@@ -101,6 +101,15 @@ type redactedError struct {
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
 
+// ClassifyError classifies the error of a statement run on DB() (warehouse.ErrorClassifier),
+// with the password redacted.
+func (w *Warehouse) ClassifyError(_ context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	return classify(redact(err, w.password))
+}
+
 // opError prefixes err with an operation and classifies it.
 func (w *Warehouse) opError(op string, err error) error {
 	return classify(fmt.Errorf("postgres: %s: %w", op, redact(err, w.password)))
