@@ -559,9 +559,11 @@ type Store interface {
 	// DeleteTask removes a task and its run history (its object is gone).
 	DeleteTask(ctx context.Context, kind, objectID string) error
 	// AcquireTask takes the task's lease for owner until now+ttl when the lease is free,
-	// expired or owner's, and, when dueOnly, the task is due (NextRunAt <= now). It reports
-	// whether owner holds it; a missing task is ErrNotFound.
-	AcquireTask(ctx context.Context, kind, objectID, owner string, ttl time.Duration, dueOnly bool) (bool, error)
+	// expired or owner's, and, when occurrence is set, the task's NextRunAt is still that
+	// occurrence (the due time the caller saw): a runner that finished it moved NextRunAt on,
+	// so each occurrence is claimed once, whatever the runners' clocks. It reports whether
+	// owner holds it; a missing task is ErrNotFound.
+	AcquireTask(ctx context.Context, kind, objectID, owner string, ttl time.Duration, occurrence *time.Time) (bool, error)
 	// ReleaseTask frees owner's lease and stores the next due time (nil: only on demand).
 	ReleaseTask(ctx context.Context, kind, objectID, owner string, next *time.Time) error
 	// CreateTaskRun inserts a running task run (assigning ID and StartedAt unless set);

@@ -90,9 +90,9 @@ func taskExists(ctx context.Context, e execer, kind, objectID string) (bool, err
 }
 
 // AcquireTask takes the lease with one conditional UPDATE, atomic on both back-ends (see
-// AcquireLease). With dueOnly, the task must also be due: that is what makes one scheduled
-// occurrence run once across runners.
-func (s *sqlStore) AcquireTask(ctx context.Context, kind, objectID, owner string, ttl time.Duration, dueOnly bool) (bool, error) {
+// AcquireLease). With an occurrence, NextRunAt must still be it: that is what makes one
+// scheduled occurrence run once across runners.
+func (s *sqlStore) AcquireTask(ctx context.Context, kind, objectID, owner string, ttl time.Duration, occurrence *time.Time) (bool, error) {
 	op := fmt.Sprintf("acquire task %s of %s", kind, objectID)
 	if owner == "" {
 		return false, errEmptyField(op, "owner")
@@ -104,9 +104,9 @@ func (s *sqlStore) AcquireTask(ctx context.Context, kind, objectID, owner string
 	q := `UPDATE tasks SET lease_owner = ?, lease_until = ?
 		WHERE kind = ? AND object_id = ? AND (lease_owner IS NULL OR lease_owner = '' OR lease_until IS NULL OR lease_until < ? OR lease_owner = ?)`
 	args := []any{owner, toMicros(t.Add(ttl)), kind, objectID, toMicros(t), owner}
-	if dueOnly {
-		q += ` AND next_run_at IS NOT NULL AND next_run_at <= ?`
-		args = append(args, toMicros(t))
+	if occurrence != nil {
+		q += ` AND next_run_at = ?`
+		args = append(args, toMicros(*occurrence))
 	}
 	res, err := s.ro().exec(ctx, q, args...)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -128,14 +129,14 @@ type taskRunner struct {
 	wg  sync.WaitGroup
 
 	mu      sync.Mutex
-	running map[taskKey]bool
+	running map[taskKey]string // workspace id of each task running in this process
 }
 
 // DefaultTaskConcurrency is how many tasks one serving runner runs at once.
 const DefaultTaskConcurrency = 2
 
 func (r *Runner) newTaskRunner(concurrency int) *taskRunner {
-	return &taskRunner{r: r, sem: make(chan struct{}, max(concurrency, 1)), running: map[taskKey]bool{}}
+	return &taskRunner{r: r, sem: make(chan struct{}, max(concurrency, 1)), running: map[taskKey]string{}}
 }
 
 // TickTasks syncs the tasks with the catalog, then starts each due one this runner can claim;
@@ -152,13 +153,31 @@ func (tr *taskRunner) tick(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("sync tasks: %w", err)
 	}
+	// Table refreshes first, and a workspace's stats only once none of its refreshes runs
+	// here: stats measured during a refresh would describe the tables about to be replaced.
+	keys := make([]taskKey, 0, len(tasks))
+	for k := range tasks {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if ri, rj := keys[i].kind == catalog.TaskModelRefresh, keys[j].kind == catalog.TaskModelRefresh; ri != rj {
+			return ri
+		}
+		return keys[i].object < keys[j].object
+	})
 	started := 0
-	for k, t := range tasks {
+	for _, k := range keys {
+		t := tasks[k]
 		if t.NextRunAt == nil || t.NextRunAt.After(now) {
 			continue
 		}
 		tr.mu.Lock()
-		busy := tr.running[k]
+		_, busy := tr.running[k]
+		if k.kind == catalog.TaskSourceStats {
+			for rk, ws := range tr.running {
+				busy = busy || (rk.kind == catalog.TaskModelRefresh && ws == t.WorkspaceID)
+			}
+		}
 		tr.mu.Unlock()
 		if busy {
 			continue
@@ -168,7 +187,7 @@ func (tr *taskRunner) tick(ctx context.Context) (int, error) {
 		default:
 			return started, nil // every slot busy: the rest waits for a later tick
 		}
-		ok, err := r.store.AcquireTask(ctx, k.kind, k.object, r.id, r.leaseTTL, true)
+		ok, err := r.store.AcquireTask(ctx, k.kind, k.object, r.id, r.leaseTTL, t.NextRunAt)
 		if err != nil || !ok {
 			<-tr.sem
 			if err != nil && !errors.Is(err, catalog.ErrNotFound) {
@@ -177,7 +196,7 @@ func (tr *taskRunner) tick(ctx context.Context) (int, error) {
 			continue
 		}
 		tr.mu.Lock()
-		tr.running[k] = true
+		tr.running[k] = t.WorkspaceID
 		tr.mu.Unlock()
 		started++
 		tr.wg.Add(1)
@@ -238,7 +257,7 @@ func (r *Runner) runTaskNow(ctx context.Context, k taskKey) (*TaskResult, error)
 	if !ok {
 		return nil, fmt.Errorf("%s of %s: %w", k.kind, k.object, catalog.ErrNotFound)
 	}
-	got, err := r.store.AcquireTask(ctx, k.kind, k.object, r.id, r.leaseTTL, false)
+	got, err := r.store.AcquireTask(ctx, k.kind, k.object, r.id, r.leaseTTL, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -389,7 +408,7 @@ func (r *Runner) taskHeartbeat(ctx context.Context, cancel context.CancelCauseFu
 				return
 			case <-t.C:
 			}
-			ok, err := r.store.AcquireTask(ctx, k.kind, k.object, r.id, r.leaseTTL, false)
+			ok, err := r.store.AcquireTask(ctx, k.kind, k.object, r.id, r.leaseTTL, nil)
 			switch {
 			case err != nil:
 				logger.Warn("renewing the task lease failed; retrying", LogError, err.Error())

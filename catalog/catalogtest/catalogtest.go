@@ -1086,24 +1086,25 @@ func testTasks(t *testing.T, newURL func(t *testing.T) string) {
 	f := newFixture(t, s, "w")
 	past, future := time.Now().Add(-time.Minute).UTC().Truncate(time.Microsecond), time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
 
-	_, err := s.AcquireTask(ctx, catalog.TaskModelRefresh, f.mdl.ID, "r1", time.Minute, false)
+	_, err := s.AcquireTask(ctx, catalog.TaskModelRefresh, f.mdl.ID, "r1", time.Minute, nil)
 	wantErr(t, "acquire missing task", err, catalog.ErrNotFound)
 
 	task := &catalog.Task{Kind: catalog.TaskModelRefresh, ObjectID: f.mdl.ID, WorkspaceID: f.ws.ID, Schedule: `{"type":"interval","every":"1h"}`, NextRunAt: &future}
 	must(t, s.PutTask(ctx, task))
-	ok, err := s.AcquireTask(ctx, task.Kind, task.ObjectID, "r1", time.Minute, true)
+	// An occurrence is claimed only while it is the task's next one.
+	ok, err := s.AcquireTask(ctx, task.Kind, task.ObjectID, "r1", time.Minute, &past)
 	must(t, err)
 	if ok {
-		t.Fatal("a task due in an hour was claimed as due")
+		t.Fatal("an occurrence that is not the task's next one was claimed")
 	}
 	task.NextRunAt = &past
 	must(t, s.PutTask(ctx, task))
-	ok, err = s.AcquireTask(ctx, task.Kind, task.ObjectID, "r1", time.Minute, true)
+	ok, err = s.AcquireTask(ctx, task.Kind, task.ObjectID, "r1", time.Minute, &past)
 	must(t, err)
 	if !ok {
-		t.Fatal("a due, free task was not claimed")
+		t.Fatal("the task's next occurrence, free, was not claimed")
 	}
-	ok, err = s.AcquireTask(ctx, task.Kind, task.ObjectID, "r2", time.Minute, false)
+	ok, err = s.AcquireTask(ctx, task.Kind, task.ObjectID, "r2", time.Minute, nil)
 	must(t, err)
 	if ok {
 		t.Fatal("a task held by r1 was claimed by r2")
@@ -1124,7 +1125,12 @@ func testTasks(t *testing.T, newURL func(t *testing.T) string) {
 	if tasks[0].LeaseOwner != "" || tasks[0].NextRunAt == nil || !tasks[0].NextRunAt.Equal(future) {
 		t.Fatalf("task after release = %+v", tasks[0])
 	}
-	ok, err = s.AcquireTask(ctx, task.Kind, task.ObjectID, "r2", time.Minute, false)
+	ok, err = s.AcquireTask(ctx, task.Kind, task.ObjectID, "r3", time.Minute, &past)
+	must(t, err)
+	if ok {
+		t.Fatal("an occurrence claimed again after its run moved the task on")
+	}
+	ok, err = s.AcquireTask(ctx, task.Kind, task.ObjectID, "r2", time.Minute, nil)
 	must(t, err)
 	if !ok {
 		t.Fatal("an on-demand claim of a free task failed")
