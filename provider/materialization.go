@@ -124,16 +124,24 @@ func (d *providerData) validateMaterialization(ctx context.Context, o types.Obje
 		addScheduleProblemsAt(diags, root, err, false)
 		return
 	}
-	if m.Refresh.Type != schedule.TypeCron || workspaceID.IsUnknown() || workspaceID.IsNull() {
+	if !workspaceID.IsUnknown() && !workspaceID.IsNull() {
+		d.checkCronAllowed(ctx, m.Refresh, workspaceID.ValueString(), root, true, "Invalid Model", diags)
+	}
+}
+
+// checkCronAllowed reports a cron schedule (at root) in a workspace that does not enable cron.
+// While planning, a workspace not in the catalog yet (created in the same apply) is skipped.
+func (d *providerData) checkCronAllowed(ctx context.Context, sched schedule.Schedule, workspaceID string, root path.Path, planning bool, summary string, diags *diag.Diagnostics) {
+	if sched.Type != schedule.TypeCron {
 		return
 	}
-	w, err := d.Store.GetWorkspace(ctx, workspaceID.ValueString())
+	w, err := d.Store.GetWorkspace(ctx, workspaceID)
 	switch {
-	case errors.Is(err, catalog.ErrNotFound):
+	case errors.Is(err, catalog.ErrNotFound) && planning:
 	case err != nil:
-		addStoreError(diags, "Invalid Model", catalog.KindWorkspace, workspaceID.ValueString(), err)
+		addStoreError(diags, summary, catalog.KindWorkspace, workspaceID, err)
 	default:
-		addScheduleProblemsAt(diags, root, schedule.ValidateFor(m.Refresh, w.Name, w.Settings.CronEnabled), true)
+		addScheduleProblemsAt(diags, root, schedule.ValidateFor(sched, w.Name, w.Settings.CronEnabled), true)
 	}
 }
 

@@ -222,15 +222,8 @@ func (r *activationResource) validateRefs(ctx context.Context, p activationModel
 	mappings, mappingsKnown := stringMap(p.Mappings)
 
 	// A cron schedule needs the workspace's permission.
-	if sched, known := scheduleFromObject(p.Schedule); known && sched.Type == schedule.TypeCron && !p.WorkspaceID.IsUnknown() {
-		w, err := r.data.Store.GetWorkspace(ctx, ws)
-		switch {
-		case errors.Is(err, catalog.ErrNotFound) && planning:
-		case err != nil:
-			addStoreError(d, "Invalid Activation", catalog.KindWorkspace, ws, err)
-		default:
-			addScheduleProblems(d, schedule.ValidateFor(sched, w.Name, w.Settings.CronEnabled), true)
-		}
+	if sched, known := scheduleFromObject(p.Schedule); known && !p.WorkspaceID.IsUnknown() {
+		r.data.checkCronAllowed(ctx, sched, ws, path.Root("schedule"), planning, "Invalid Activation", d)
 	}
 
 	// Destination, service, sync mode, run type, fields.

@@ -215,7 +215,7 @@ func (r *modelResource) validateGraph(ctx context.Context, plan *modelModel, d *
 			return // the source may be created in this same apply; apply checks
 		}
 		defer c.close()
-		cols, err = c.QueryColumns(c.ctx, modelQuery(c.Dialect(), m.SQL, m.Table))
+		cols, err = c.QueryColumns(c.ctx, materialize.Query(c.Dialect(), m.SQL, m.Table))
 		if err != nil {
 			return // reported at apply, with the warehouse's message
 		}
@@ -354,7 +354,7 @@ func (r *modelResource) buildView(c *conn, m *catalog.Model, creating bool, summ
 	if m.Table != "" {
 		queryAttr = path.Root("table")
 	}
-	query := modelQuery(c.Dialect(), m.SQL, m.Table)
+	query := materialize.Query(c.Dialect(), m.SQL, m.Table)
 	cols, err := c.QueryColumns(ctx, query)
 	if err != nil {
 		what := "The warehouse rejected the model's SQL."
@@ -600,39 +600,35 @@ func (r *modelResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 		return
 	}
 	tflog.Info(ctx, "deleted model from the catalog", map[string]any{"model_id": m.ID})
-	r.data.dropViewOrWarn(ctx, m.SourceID, modelViewName(m.Name), "model", m.Name, &resp.Diagnostics)
+	var tables []string
 	if m.Materialization.IsTable() {
-		r.data.dropTableOrWarn(ctx, m.SourceID, materialize.TableName(m.Name), m.Name, &resp.Diagnostics)
+		tables = append(tables, materialize.TableName(m.Name))
 	}
+	r.data.dropViewOrWarn(ctx, m.SourceID, modelViewName(m.Name), "model", m.Name, &resp.Diagnostics, tables...)
 }
 
-// dropTableOrWarn drops a model's table after the model left the catalog; when the warehouse
-// cannot be reached or refuses, it warns.
-func (d *providerData) dropTableOrWarn(ctx context.Context, sourceID, table, name string, diags *diag.Diagnostics) {
-	c, err := d.openSourceByID(ctx, sourceID)
-	if err == nil {
-		defer c.close()
-		err = materialize.Drop(c.ctx, c.Warehouse, table)
-	}
-	if err != nil {
-		diagnostics.AddWarning(diags, "Table Not Dropped",
-			fmt.Sprintf("The model %q was removed from the catalog, but its table %s could not be dropped.", name, displayViewName(table)),
-			"Drop the table by hand if it is still there.", err)
-	}
-}
-
-// dropViewOrWarn drops a view of dinmo_segments after its object left the catalog; when the
-// warehouse cannot be reached or refuses, it warns (the object is gone either way).
-func (d *providerData) dropViewOrWarn(ctx context.Context, sourceID, view, kind, name string, diags *diag.Diagnostics) {
+// dropViewOrWarn drops a view of dinmo_segments after its object left the catalog, then the
+// tables listed (a table model's); when the warehouse cannot be reached or refuses, it warns
+// (the object is gone either way).
+func (d *providerData) dropViewOrWarn(ctx context.Context, sourceID, view, kind, name string, diags *diag.Diagnostics, tables ...string) {
 	c, err := d.openSourceByID(ctx, sourceID)
 	if err == nil {
 		defer c.close()
 		err = c.exec(c.ctx, c.Dialect().DropView(warehouse.SchemaSegments, view))
+		for _, t := range tables {
+			if err == nil {
+				err = materialize.Drop(c.ctx, c.Warehouse, t)
+			}
+		}
 	}
 	if err != nil {
+		what := "its view " + displayViewName(view)
+		for _, t := range tables {
+			what += " and table " + displayViewName(t)
+		}
 		diagnostics.AddWarning(diags, "View Not Dropped",
-			fmt.Sprintf("The %s %q was removed from the catalog, but its view %s could not be dropped.", kind, name, displayViewName(view)),
-			"Drop the view by hand if it is still there.", err)
+			fmt.Sprintf("The %s %q was removed from the catalog, but %s could not be dropped.", kind, name, what),
+			"Drop them by hand if they are still there.", err)
 	}
 }
 

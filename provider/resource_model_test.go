@@ -417,6 +417,11 @@ func testAccModelMaterialization(t *testing.T, engine string) {
 				Check:  tableExists(true),
 			},
 			{
+				// Destroying a table model drops its view and its table.
+				Config: materializedHCL(e, table)[:strings.Index(materializedHCL(e, table), `resource "dinmo_model"`)],
+				Check:  resource.ComposeAggregateTestCheckFunc(tableExists(false), e.checkViews(false, "model_buyers")),
+			},
+			{
 				Config:      materializedHCL(e, `materialization = { mode = "live", refresh = { type = "interval", every = "1h" } }`),
 				ExpectError: regexp.MustCompile(`(?s)Refresh Schedule On A Live Model.*nothing to refresh`),
 			},

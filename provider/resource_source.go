@@ -247,13 +247,8 @@ func (r *sourceResource) statsScheduleOf(ctx context.Context, plan connModel, d 
 	}
 	root := path.Root(attrStatsSchedule)
 	addScheduleProblemsAt(d, root, schedule.Validate(sched, true), false)
-	if sched.Type == schedule.TypeCron && !d.HasError() {
-		w, err := r.data.Store.GetWorkspace(ctx, plan.WorkspaceID.ValueString())
-		if err != nil {
-			addStoreError(d, "Invalid Source", catalog.KindWorkspace, plan.WorkspaceID.ValueString(), err)
-			return sched
-		}
-		addScheduleProblemsAt(d, root, schedule.ValidateFor(sched, w.Name, w.Settings.CronEnabled), true)
+	if !d.HasError() {
+		r.data.checkCronAllowed(ctx, sched, plan.WorkspaceID.ValueString(), root, false, "Invalid Source", d)
 	}
 	return sched
 }

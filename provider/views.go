@@ -9,7 +9,6 @@ import (
 
 	"dinmo/catalog"
 	"dinmo/connectors/warehouse"
-	"dinmo/materialize"
 	"dinmo/segment"
 )
 
@@ -26,12 +25,6 @@ func segmentViewName(name string) string { return segmentViewPrefix + name }
 // displayViewName is the unquoted schema-qualified view name shown in state and stored in the
 // catalog, e.g. dinmo_segments.model_customers.
 func displayViewName(view string) string { return warehouse.SchemaSegments + "." + view }
-
-// modelQuery is the SELECT of a model's view: the user's SQL, or every column of a table whose
-// dotted name parts are each quoted by the dialect.
-func modelQuery(d warehouse.Dialect, sql, table string) string {
-	return materialize.Query(d, sql, table)
-}
 
 func columnsToCatalog(cols []warehouse.Column) []catalog.Column {
 	out := make([]catalog.Column, len(cols))

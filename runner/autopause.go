@@ -207,15 +207,11 @@ func (r *Runner) checkDependencies(ctx context.Context, ws *catalog.Workspace, a
 
 // checkSource pings the source and checks the view exists.
 func (s *syncRun) checkSource(ctx context.Context) error {
-	conn, ok := s.r.reg.Warehouse(warehouse.Engine(s.source.Engine))
-	if !ok {
-		return fmt.Errorf("%s %s: engine %q is not built into this runner", EntitySource, s.source.Name, s.source.Engine)
-	}
-	creds, err := s.r.sealer.ResolveAll(s.source.Credentials)
+	conn, cfg, err := s.r.sourceConn(s.source)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", EntitySource, s.source.Name, err)
+		return errors.Unwrap(err) // "source <name>: ...", the entity first, without the category
 	}
-	wh, err := conn.Open(ctx, warehouse.Config{Settings: s.source.Settings, Credentials: creds}, s.logger)
+	wh, err := conn.Open(ctx, cfg, s.logger)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", EntitySource, s.source.Name, err)
 	}

@@ -61,15 +61,17 @@ func (e *BusyError) Error() string {
 }
 
 // errLeaseLost is the cause of a run's cancellation when its lease could not be renewed.
-var errLeaseLost = errors.New("the run's lease was lost (another runner may have taken over the activation)")
+var errLeaseLost = errors.New("the lease was lost (another runner may have taken over)")
 
-// lease is a held activation lease, renewed by a heartbeat until released.
+// lease is a held lease (an activation's run lease, or a task's), renewed by a heartbeat
+// until released.
 type lease struct {
-	store        catalog.Store
-	activationID string
-	owner        string
-	ttl          time.Duration
-	logger       *slog.Logger
+	// renew extends the lease by its TTL; false means another runner holds it now. free
+	// releases it; nil leaves that to the caller (a task's release also stores its next run).
+	renew  func(ctx context.Context) (bool, error)
+	free   func(ctx context.Context) error
+	ttl    time.Duration
+	logger *slog.Logger
 
 	// lost is cancelled (with a cause) when renewal fails; the run stops at once and commits
 	// nothing, since another runner may be working on the activation's tables.
@@ -112,16 +114,22 @@ func (r *Runner) acquireLease(ctx context.Context, act *catalog.Activation, logg
 			return nil, &BusyError{Activation: act.Name, Holder: holder, Until: until}
 		}
 	}
+	return startLease(r.leaseTTL, logger,
+		func(ctx context.Context) (bool, error) { return r.store.AcquireLease(ctx, act.ID, r.id, r.leaseTTL) },
+		func(ctx context.Context) error { return r.store.ReleaseLease(ctx, act.ID, r.id) }), nil
+}
+
+// startLease starts the heartbeat of a lease just acquired. The heartbeat deliberately
+// outlives the caller's context: a run asked to stop still commits under its lease, and
+// release ends the heartbeat.
+func startLease(ttl time.Duration, logger *slog.Logger, renew func(context.Context) (bool, error), free func(context.Context) error) *lease {
 	lostCtx, cancel := context.WithCancelCause(context.Background())
 	l := &lease{
-		store: r.store, activationID: act.ID, owner: r.id, ttl: r.leaseTTL, logger: logger,
+		renew: renew, free: free, ttl: ttl, logger: logger,
 		lost: lostCtx, cancelLost: cancel, stop: make(chan struct{}), done: make(chan struct{}),
 	}
-	// The heartbeat deliberately outlives the caller's context: a run asked to stop still
-	// commits under its lease, and release ends the heartbeat.
-	go l.heartbeat() //nolint:gosec // G118: see above
-
-	return l, nil
+	go l.heartbeat()
+	return l
 }
 
 // holderIsDead reports whether a lease owner is a runner process of this host that no longer
@@ -149,13 +157,13 @@ func (l *lease) heartbeat() {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), every)
-		ok, err := l.store.AcquireLease(ctx, l.activationID, l.owner, l.ttl)
+		ok, err := l.renew(ctx)
 		cancel()
 		switch {
 		case err == nil && ok:
 			expires = time.Now().Add(l.ttl)
 		case err == nil:
-			l.logger.Error("lease renewal refused: another runner holds the activation")
+			l.logger.Error("lease renewal refused: another runner holds the lease")
 			l.cancelLost(errLeaseLost)
 			return
 		case time.Until(expires) <= every:
@@ -168,7 +176,7 @@ func (l *lease) heartbeat() {
 	}
 }
 
-// release stops the heartbeat and frees the lease (unless it was lost).
+// release stops the heartbeat and frees the lease (unless it was lost, or free is nil).
 func (l *lease) release() {
 	l.stopOnce.Do(func() { close(l.stop) })
 	<-l.done
@@ -176,9 +184,12 @@ func (l *lease) release() {
 		return
 	}
 	l.cancelLost(nil)
+	if l.free == nil {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := l.store.ReleaseLease(ctx, l.activationID, l.owner); err != nil {
+	if err := l.free(ctx); err != nil {
 		l.logger.Warn("releasing lease failed; it expires by itself", LogError, err.Error())
 	}
 }

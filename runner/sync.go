@@ -408,15 +408,11 @@ func catalogErr(err error, format string, args ...any) error {
 
 // openWarehouse connects to the source, checks the view and prepares the delta schema.
 func (s *syncRun) openWarehouse(ctx context.Context) error {
-	conn, ok := s.r.reg.Warehouse(warehouse.Engine(s.source.Engine))
-	if !ok {
-		return configErr("source %s: engine %q is not built into this runner", s.source.Name, s.source.Engine)
-	}
-	creds, err := s.r.sealer.ResolveAll(s.source.Credentials)
+	conn, cfg, err := s.r.sourceConn(s.source)
 	if err != nil {
-		return configErr("source %s: %w", s.source.Name, err)
+		return err
 	}
-	wh, err := conn.Open(ctx, warehouse.Config{Settings: s.source.Settings, Credentials: creds}, s.logger)
+	wh, err := conn.Open(ctx, cfg, s.logger)
 	if err != nil {
 		return broken(EntitySource, s.source.Name, fmt.Errorf("source %s: %w", s.source.Name, err))
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sort"
 	"strings"
 	"sync"
@@ -75,8 +74,8 @@ func (r *Runner) wantedTasks(ctx context.Context) ([]wantedTask, error) {
 
 // syncTasks brings the catalog's tasks in line with its objects: new tasks get their first due
 // time, a changed schedule resets it, tasks of deleted objects (or models back to live) go.
-// It returns the tasks by key.
-func (r *Runner) syncTasks(ctx context.Context, now time.Time) (map[taskKey]catalog.Task, error) {
+// It returns the tasks by key, with their schedules.
+func (r *Runner) syncTasks(ctx context.Context, now time.Time) (map[taskKey]scheduledTask, error) {
 	wanted, err := r.wantedTasks(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list objects with tasks: %w", err)
@@ -89,13 +88,13 @@ func (r *Runner) syncTasks(ctx context.Context, now time.Time) (map[taskKey]cata
 	for _, t := range existing {
 		have[taskKey{t.Kind, t.ObjectID}] = t
 	}
-	out := make(map[taskKey]catalog.Task, len(wanted))
+	out := make(map[taskKey]scheduledTask, len(wanted))
 	for _, w := range wanted {
 		enc := encodeSchedule(w.sched)
 		t, ok := have[w.key]
 		delete(have, w.key)
 		if ok && t.Schedule == enc && t.WorkspaceID == w.workspace {
-			out[w.key] = t
+			out[w.key] = scheduledTask{t, w.sched}
 			continue
 		}
 		t = catalog.Task{Kind: w.key.kind, ObjectID: w.key.object, WorkspaceID: w.workspace, Schedule: enc, LeaseOwner: t.LeaseOwner, LeaseUntil: t.LeaseUntil}
@@ -105,7 +104,7 @@ func (r *Runner) syncTasks(ctx context.Context, now time.Time) (map[taskKey]cata
 		if err := r.store.PutTask(ctx, &t); err != nil {
 			return nil, err
 		}
-		out[w.key] = t
+		out[w.key] = scheduledTask{t, w.sched}
 	}
 	for k := range have {
 		if err := r.store.DeleteTask(ctx, k.kind, k.object); err != nil {
@@ -113,6 +112,12 @@ func (r *Runner) syncTasks(ctx context.Context, now time.Time) (map[taskKey]cata
 		}
 	}
 	return out, nil
+}
+
+// scheduledTask is a task as stored and the schedule its NextRunAt follows.
+type scheduledTask struct {
+	catalog.Task
+	sched schedule.Schedule
 }
 
 // TaskResult is the outcome of one task run.
@@ -208,8 +213,7 @@ func (tr *taskRunner) tick(ctx context.Context) (int, error) {
 				delete(tr.running, k)
 				tr.mu.Unlock()
 			}()
-			sched, _ := decodeSchedule(t.Schedule)
-			next, ok := sched.NextAfterMissed(*t.NextRunAt, r.now())
+			next, ok := t.sched.NextAfterMissed(*t.NextRunAt, r.now())
 			var nextPtr *time.Time
 			if ok {
 				nextPtr = &next
@@ -220,12 +224,6 @@ func (tr *taskRunner) tick(ctx context.Context) (int, error) {
 		}()
 	}
 	return started, nil
-}
-
-func decodeSchedule(s string) (schedule.Schedule, error) {
-	var out schedule.Schedule
-	err := json.Unmarshal([]byte(s), &out)
-	return out, err
 }
 
 // RefreshModel refreshes the table of a model materialised as a table now (the CLI's
@@ -275,9 +273,6 @@ func (r *Runner) runTaskNow(ctx context.Context, k taskKey) (*TaskResult, error)
 	return r.runTask(ctx, k, TriggerManual, t.NextRunAt, t.NextRunAt)
 }
 
-// errTaskLeaseLost is the cause of a task's cancellation when another runner took its lease.
-var errTaskLeaseLost = errors.New("the task's lease was lost (another runner may have taken it over)")
-
 // runTask runs a task whose lease this runner holds, records the run, and releases the lease
 // with next as the next due time, or with due (still due) when the run was interrupted, so
 // the occurrence runs again rather than being skipped.
@@ -294,10 +289,18 @@ func (r *Runner) runTask(ctx context.Context, k taskKey, trigger string, due, ne
 			logger.Error("releasing the task lease failed; it expires by itself", LogError, err.Error())
 		}
 	}()
+	// The heartbeat renews the lease; a lease lost (taken by another runner, or not renewed
+	// before it expired) stops the task. Release stops the heartbeat before the deferred
+	// ReleaseTask above runs.
+	l := startLease(r.leaseTTL, logger,
+		func(ctx context.Context) (bool, error) {
+			return r.store.AcquireTask(ctx, k.kind, k.object, r.id, r.leaseTTL, nil)
+		}, nil)
+	defer l.release()
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	stopBeat := r.taskHeartbeat(runCtx, cancel, k, logger)
-	defer stopBeat()
+	stopWatch := context.AfterFunc(l.lost, func() { cancel(context.Cause(l.lost)) })
+	defer stopWatch()
 
 	if n, err := r.store.MarkInterruptedTaskRuns(bg, k.kind, k.object); err != nil {
 		return nil, fmt.Errorf("mark interrupted task runs: %w", err)
@@ -344,8 +347,8 @@ func (r *Runner) runTask(ctx context.Context, k taskKey, trigger string, due, ne
 	case err != nil && ctx.Err() != nil:
 		interrupted = true
 		run.Status, run.Message = catalog.RunInterrupted, "the runner was stopped: "+err.Error()
-	case err != nil && errors.Is(context.Cause(runCtx), errTaskLeaseLost):
-		run.Status, run.Message = catalog.RunInterrupted, errTaskLeaseLost.Error()
+	case err != nil && errors.Is(context.Cause(runCtx), errLeaseLost):
+		run.Status, run.Message = catalog.RunInterrupted, context.Cause(runCtx).Error()
 	case err != nil:
 		run.Status, run.Message = catalog.RunFailed, err.Error()
 	}
@@ -391,52 +394,14 @@ func (r *Runner) notifyTask(ws *catalog.Workspace, run *catalog.TaskRun, rep *St
 	r.notify(ws, ev)
 }
 
-// taskHeartbeat renews the task's lease every TTL/3 until stopped; a renewal refused because
-// another runner holds it cancels the task.
-func (r *Runner) taskHeartbeat(ctx context.Context, cancel context.CancelCauseFunc, k taskKey, logger *slog.Logger) func() {
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(r.leaseTTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			ok, err := r.store.AcquireTask(ctx, k.kind, k.object, r.id, r.leaseTTL, nil)
-			switch {
-			case err != nil:
-				logger.Warn("renewing the task lease failed; retrying", LogError, err.Error())
-			case !ok:
-				logger.Error("task lease taken by another runner; stopping the task")
-				cancel(errTaskLeaseLost)
-				return
-			}
-		}
-	}()
-	return func() { close(stop); <-done }
+// sourceConn returns the connector of a source's engine and its resolved configuration.
+func (r *Runner) sourceConn(src *catalog.Source) (warehouse.Connector, warehouse.Config, error) {
+	return SourceConnection(r.reg, r.sealer, src)
 }
 
-// openSource opens a source's warehouse with its resolved credentials.
+// openSource opens a source's warehouse.
 func (r *Runner) openSource(ctx context.Context, src *catalog.Source) (warehouse.Warehouse, error) {
-	conn, ok := r.reg.Warehouse(warehouse.Engine(src.Engine))
-	if !ok {
-		return nil, fmt.Errorf("source %s: engine %q is not built into this runner", src.Name, src.Engine)
-	}
-	creds, err := r.sealer.ResolveAll(src.Credentials)
-	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", src.Name, err)
-	}
-	wh, err := conn.Open(ctx, warehouse.Config{Settings: src.Settings, Credentials: creds}, r.logger)
-	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", src.Name, err)
-	}
-	return wh, nil
+	return OpenSource(ctx, r.reg, r.sealer, src, r.logger)
 }
 
 // refresh replaces the rows of a model's table; it returns the row count.
@@ -521,7 +486,7 @@ func (r *Runner) sourceStats(ctx context.Context, src *catalog.Source) (*StatsRe
 			continue
 		}
 		byID[m.ID] = m
-		kc, err := stats.DuplicateKeys(ctx, wh.DB(), d, viewRelation(m.ViewName), m.PrimaryKey)
+		kc, err := stats.DuplicateKeys(ctx, wh.DB(), d, stats.SegmentsView(m.ViewName), m.PrimaryKey)
 		if err == nil {
 			err = stats.RecordKeyCheck(ctx, wh.DB(), d, m.ID, kc, now)
 		}
@@ -553,7 +518,7 @@ func (r *Runner) sourceStats(ctx context.Context, src *catalog.Source) (*StatsRe
 		if !ok {
 			continue
 		}
-		s, err := stats.SegmentSize(ctx, wh.DB(), d, viewRelation(sg.ViewName), viewRelation(m.ViewName), now)
+		s, err := stats.SegmentSize(ctx, wh.DB(), d, stats.SegmentsView(sg.ViewName), stats.SegmentsView(m.ViewName), now)
 		if err == nil {
 			err = stats.Record(ctx, wh.DB(), d, sg.ID, s)
 		}
@@ -570,9 +535,4 @@ func (r *Runner) sourceStats(ctx context.Context, src *catalog.Source) (*StatsRe
 		return rep, errors.New(strings.Join(problems, "; "))
 	}
 	return rep, nil
-}
-
-// viewRelation is the relation of a view of dinmo_segments.
-func viewRelation(view string) stats.Relation {
-	return stats.Relation{Schema: warehouse.SchemaSegments, Name: view}
 }

@@ -54,6 +54,12 @@ type Relation struct {
 	Name   string
 }
 
+// SegmentsView is the relation of a view of dinmo_segments, from the view name the catalog
+// stores (older catalogs stored it qualified with dinmo_segments).
+func SegmentsView(view string) Relation {
+	return Relation{Schema: warehouse.SchemaSegments, Name: strings.TrimPrefix(view, warehouse.SchemaSegments+".")}
+}
+
 // Display is the unquoted schema-qualified name, for messages.
 func (r Relation) Display() string { return r.Schema + "." + r.Name }
 

@@ -366,30 +366,39 @@ func (e *env) registry() *registry.Registry {
 
 // findActivation resolves "<workspace>/<activation>" with messages naming what exists.
 func findActivation(ctx context.Context, st catalog.Store, ref string) (*catalog.Workspace, *catalog.Activation, error) {
-	wsName, actName, ok := strings.Cut(ref, "/")
-	if !ok || wsName == "" || actName == "" || strings.Contains(actName, "/") {
-		return nil, nil, usagef("%q: name the activation as <workspace>/<activation>, e.g. shop/vip_customers_to_file", ref)
+	return findNamed(ctx, st, ref, "activation", "shop/vip_customers_to_file", st.GetActivationByName, st.ListActivations,
+		func(a catalog.Activation) string { return a.Name })
+}
+
+// findNamed resolves "<workspace>/<name>" to an object of one kind, with messages that show the
+// expected form (with example) or list the names that exist.
+func findNamed[T any](ctx context.Context, st catalog.Store, ref, kind, example string,
+	get func(ctx context.Context, workspaceID, name string) (*T, error),
+	all func(ctx context.Context, workspaceID string) ([]T, error), nameOf func(T) string) (*catalog.Workspace, *T, error) {
+	wsName, name, ok := strings.Cut(ref, "/")
+	if !ok || wsName == "" || name == "" || strings.Contains(name, "/") {
+		return nil, nil, usagef("%q: name the %s as <workspace>/<%s>, e.g. %s", ref, kind, kind, example)
 	}
 	ws, err := findWorkspace(ctx, st, wsName)
 	if err != nil {
 		return nil, nil, err
 	}
-	act, err := st.GetActivationByName(ctx, ws.ID, actName)
-	if err != nil {
-		if !errors.Is(err, catalog.ErrNotFound) {
-			return nil, nil, err
-		}
-		acts, lerr := st.ListActivations(ctx, ws.ID)
-		if lerr != nil {
-			return nil, nil, lerr
-		}
-		names := make([]string, 0, len(acts))
-		for _, a := range acts {
-			names = append(names, a.Name)
-		}
-		return nil, nil, fmt.Errorf("activation %s/%s not found; known activations in %s: %s", wsName, actName, wsName, list(names))
+	x, err := get(ctx, ws.ID, name)
+	if err == nil {
+		return ws, x, nil
 	}
-	return ws, act, nil
+	if !errors.Is(err, catalog.ErrNotFound) {
+		return nil, nil, err
+	}
+	xs, lerr := all(ctx, ws.ID)
+	if lerr != nil {
+		return nil, nil, lerr
+	}
+	names := make([]string, 0, len(xs))
+	for _, x := range xs {
+		names = append(names, nameOf(x))
+	}
+	return nil, nil, fmt.Errorf("%s %s/%s not found; known %ss in %s: %s", kind, wsName, name, kind, wsName, list(names))
 }
 
 func findWorkspace(ctx context.Context, st catalog.Store, name string) (*catalog.Workspace, error) {

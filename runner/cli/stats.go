@@ -14,6 +14,8 @@ import (
 
 	"dinmo/catalog"
 	"dinmo/connectors/warehouse"
+	"dinmo/runner"
+	"dinmo/secrets"
 	"dinmo/stats"
 )
 
@@ -38,39 +40,15 @@ type statsTarget struct {
 	src   *catalog.Source
 }
 
-// viewRelation is the relation of a catalog view name, which older catalogs stored qualified
-// with dinmo_segments.
-func viewRelation(view string) stats.Relation {
-	return stats.Relation{Schema: warehouse.SchemaSegments, Name: strings.TrimPrefix(view, warehouse.SchemaSegments+".")}
-}
-
-func (t *statsTarget) relation() stats.Relation { return viewRelation(t.seg.ViewName) }
-func (t *statsTarget) parent() stats.Relation   { return viewRelation(t.model.ViewName) }
+func (t *statsTarget) relation() stats.Relation { return stats.SegmentsView(t.seg.ViewName) }
+func (t *statsTarget) parent() stats.Relation   { return stats.SegmentsView(t.model.ViewName) }
 
 // findSegment resolves "<workspace>/<segment>" with messages naming what exists.
 func findSegment(ctx context.Context, st catalog.Store, ref string) (*statsTarget, error) {
-	wsName, segName, ok := strings.Cut(ref, "/")
-	if !ok || wsName == "" || segName == "" || strings.Contains(segName, "/") {
-		return nil, usagef("%q: name the segment as <workspace>/<segment>, e.g. shop/vip_customers", ref)
-	}
-	ws, err := findWorkspace(ctx, st, wsName)
+	ws, seg, err := findNamed(ctx, st, ref, "segment", "shop/vip_customers", st.GetSegmentByName, st.ListSegments,
+		func(s catalog.Segment) string { return s.Name })
 	if err != nil {
 		return nil, err
-	}
-	seg, err := st.GetSegmentByName(ctx, ws.ID, segName)
-	if err != nil {
-		if !errors.Is(err, catalog.ErrNotFound) {
-			return nil, err
-		}
-		segs, lerr := st.ListSegments(ctx, ws.ID)
-		if lerr != nil {
-			return nil, lerr
-		}
-		names := make([]string, 0, len(segs))
-		for _, s := range segs {
-			names = append(names, s.Name)
-		}
-		return nil, fmt.Errorf("segment %s/%s not found; known segments in %s: %s", wsName, segName, wsName, list(names))
 	}
 	m, err := st.GetModel(ctx, seg.ModelID)
 	if err != nil {
@@ -83,27 +61,17 @@ func findSegment(ctx context.Context, st catalog.Store, ref string) (*statsTarge
 	return &statsTarget{ws: ws, seg: seg, model: m, src: src}, nil
 }
 
-// openSourceWarehouse opens a catalog source's warehouse with its resolved credentials.
+// openSourceWarehouse opens a catalog source's warehouse; the secret key is needed only when
+// the source has credentials.
 func (e *env) openSourceWarehouse(ctx context.Context, src *catalog.Source) (warehouse.Warehouse, error) {
-	conn, ok := e.registry().Warehouse(warehouse.Engine(src.Engine))
-	if !ok {
-		return nil, fmt.Errorf("source %s: engine %q is not built into this runner", src.Name, src.Engine)
-	}
-	creds := map[string]string{}
+	var sealer *secrets.Sealer
 	if len(src.Credentials) > 0 {
-		sealer, err := e.sealer()
-		if err != nil {
+		var err error
+		if sealer, err = e.sealer(); err != nil {
 			return nil, err
 		}
-		if creds, err = sealer.ResolveAll(src.Credentials); err != nil {
-			return nil, fmt.Errorf("source %s: %w", src.Name, err)
-		}
 	}
-	w, err := conn.Open(ctx, warehouse.Config{Settings: src.Settings, Credentials: creds}, nil)
-	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", src.Name, err)
-	}
-	return w, nil
+	return runner.OpenSource(ctx, e.registry(), sealer, src, nil)
 }
 
 // withSegments opens the catalog, resolves the references and opens their source's warehouse

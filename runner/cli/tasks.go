@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,30 +21,8 @@ func tasksFlags(fs *flag.FlagSet, o *cmdOptions) {
 }
 
 func findModel(ctx context.Context, st catalog.Store, ref string) (*catalog.Workspace, *catalog.Model, error) {
-	wsName, name, ok := strings.Cut(ref, "/")
-	if !ok || wsName == "" || name == "" || strings.Contains(name, "/") {
-		return nil, nil, usagef("%q: name the model as <workspace>/<model>, e.g. shop/customers", ref)
-	}
-	ws, err := findWorkspace(ctx, st, wsName)
-	if err != nil {
-		return nil, nil, err
-	}
-	m, err := st.GetModelByName(ctx, ws.ID, name)
-	if err != nil {
-		if !errors.Is(err, catalog.ErrNotFound) {
-			return nil, nil, err
-		}
-		models, lerr := st.ListModels(ctx, ws.ID)
-		if lerr != nil {
-			return nil, nil, lerr
-		}
-		names := make([]string, 0, len(models))
-		for _, x := range models {
-			names = append(names, x.Name)
-		}
-		return nil, nil, fmt.Errorf("model %s/%s not found; known models in %s: %s", wsName, name, wsName, list(names))
-	}
-	return ws, m, nil
+	return findNamed(ctx, st, ref, "model", "shop/customers", st.GetModelByName, st.ListModels,
+		func(m catalog.Model) string { return m.Name })
 }
 
 func cmdRefresh(ctx context.Context, e *env, _ *flag.FlagSet, pos []string) error {
