@@ -3,6 +3,7 @@ package connectortest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -188,6 +189,12 @@ func (s *WebhookServer) serve(w http.ResponseWriter, r *http.Request) {
 				s.AddSensitive(token)
 			}
 		}
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		// The client went away mid-request (a killed runner): nothing was delivered, and
+		// nothing was wrong with what the platform code sent.
+		http.Error(w, "request body cut short", http.StatusBadRequest)
+		return
 	}
 	if err != nil {
 		s.reject(w, http.StatusBadRequest, "reading body: %v", err)
