@@ -37,6 +37,7 @@ const (
 	LogRequests     = "requests"
 	LogBatch        = "batch" // batch number within the run
 	LogBatchSize    = "batch_size"
+	LogChunks       = "chunks"
 	LogAttempt      = "attempt"
 	LogBackoff      = "backoff"
 	LogDuration     = "duration"

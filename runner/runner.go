@@ -22,6 +22,7 @@ import (
 	"dinmo/catalog"
 	"dinmo/connectors/httpx"
 	"dinmo/connectors/registry"
+	"dinmo/connectors/warehouse/deltasql"
 	"dinmo/secrets"
 )
 
@@ -67,6 +68,9 @@ type Options struct {
 	// AlertHTTP configures the transport of Slack alerts (timeouts, retries; tests point it
 	// at a fake). Alert channels themselves are configured per workspace in the catalog.
 	AlertHTTP httpx.Options
+	// FoldChunkRows is how many snapshot rows one step of the fold's chunked delete covers on
+	// DuckDB (default deltasql.FoldChunkRows; tests make it small to exercise the chunks).
+	FoldChunkRows int64
 }
 
 // Runner executes runs of activations. It is safe for concurrent use; one Runner never runs
@@ -86,6 +90,7 @@ type Runner struct {
 	maxBackoff  time.Duration
 	stopGrace   time.Duration
 	now         func() time.Time
+	foldChunk   int64
 
 	alerts *alerting
 	tasks  *taskRunner // model refreshes and source stats (TickTasks)
@@ -113,6 +118,7 @@ func New(opts Options) (*Runner, error) {
 		maxBackoff:  opts.MaxBatchBackoff,
 		stopGrace:   opts.StopGrace,
 		now:         opts.Now,
+		foldChunk:   opts.FoldChunkRows,
 		running:     map[string]bool{},
 		alerts:      &alerting{http: opts.AlertHTTP, notifiers: map[string]*wsNotifier{}},
 	}
@@ -155,6 +161,9 @@ func New(opts Options) (*Runner, error) {
 	}
 	if r.now == nil {
 		r.now = time.Now
+	}
+	if r.foldChunk <= 0 {
+		r.foldChunk = testFoldChunkRows(deltasql.FoldChunkRows)
 	}
 	r.logger = r.logger.With(LogRunner, r.id)
 	r.tasks = r.newTaskRunner(DefaultTaskConcurrency)

@@ -2,6 +2,8 @@ package runner
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -23,8 +25,9 @@ type rejection struct {
 	key, op, reason string
 }
 
-// send streams the diff, ordered by key, and applies it in batches of the service's size.
-// Memory holds at most one batch of records (and one chunk of keys the mode does not send).
+// send reads the diff, ordered by key, and applies it in batches of the service's size. Memory
+// holds at most one batch of records, one chunk of keys the mode does not send and, on DuckDB,
+// one page of the diff (deltasql.ReadDiff).
 // It stops between batches when the run is asked to stop.
 func (s *syncRun) send(work context.Context) (err error) {
 	if s.diffRows == 0 {
@@ -42,31 +45,6 @@ func (s *syncRun) send(work context.Context) (err error) {
 	// read the rest of a large diff.
 	qctx, cancelQuery := context.WithCancel(work)
 	defer cancelQuery()
-	diff := s.b.Diff(s.names, s.full)
-	if s.incremental {
-		diff = s.b.IncrementalDiff(s.names) // in time order, so a stop leaves no gap before the cursor
-	}
-	rows, err := s.wh.DB().QueryContext(qctx, diff)
-	if err != nil {
-		return s.whErr("read the diff", err)
-	}
-	defer func() {
-		cancelQuery()
-		_ = rows.Close()
-	}()
-	types, err := rows.ColumnTypes()
-	if err != nil {
-		return s.whErr("read the diff", err)
-	}
-	if len(types) != len(s.names)+2 {
-		return connectors.Permanent(connectors.CategoryInternal,
-			fmt.Errorf("diff returned %d columns, expected %d", len(types), len(s.names)+2))
-	}
-	vals := make([]any, len(types))
-	ptrs := make([]any, len(types))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
 	batch := make([]destination.Record, 0, batchSize)
 	unsent := make([]string, 0, deltasql.AckChunk)
 	defer func() {
@@ -75,10 +53,7 @@ func (s *syncRun) send(work context.Context) (err error) {
 			err = ferr
 		}
 	}()
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return s.whErr("read the diff", err)
-		}
+	row := func(types []*sql.ColumnType, vals []any) error {
 		kind := deltasql.Kind(scanString(vals[0]))
 		key := scanString(vals[1])
 		op, ok := Operation(s.mode, kind, s.full)
@@ -91,7 +66,7 @@ func (s *syncRun) send(work context.Context) (err error) {
 				}
 				unsent = unsent[:0]
 			}
-			continue
+			return nil
 		}
 		fields := make(map[string]any, len(s.names))
 		for i, name := range s.names {
@@ -99,7 +74,7 @@ func (s *syncRun) send(work context.Context) (err error) {
 		}
 		batch = append(batch, destination.Record{Key: key, Op: op, Fields: fields})
 		if len(batch) < batchSize {
-			continue
+			return nil
 		}
 		if err := s.applyBatch(work, batch); err != nil {
 			return err
@@ -108,9 +83,19 @@ func (s *syncRun) send(work context.Context) (err error) {
 		if s.stop.Err() != nil {
 			return errStopped
 		}
+		return nil
 	}
-	if err := rows.Err(); err != nil {
-		return s.whErr("read the diff", err)
+	if s.incremental {
+		// In time order, so a stop leaves no gap before the cursor.
+		err = deltasql.ReadQuery(qctx, s.wh.DB(), s.b.IncrementalDiff(s.names), nil, s.names, row)
+	} else {
+		err = s.b.ReadDiff(qctx, s.wh.DB(), s.names, s.full, row)
+	}
+	if re := (*deltasql.ReadError)(nil); errors.As(err, &re) {
+		return s.whErr("read the diff", re.Err)
+	}
+	if err != nil {
+		return err
 	}
 	if len(batch) > 0 {
 		return s.applyBatch(work, batch)

@@ -720,8 +720,22 @@ func (s *syncRun) closeDestination(ctx context.Context) error {
 	return nil
 }
 
-// fold commits acknowledged work into the snapshot in one transaction.
+// fold commits acknowledged work into the snapshot in one transaction, after pruning a large
+// DuckDB snapshot in chunks (deltasql.Builder.Prune: safe to interrupt, and what keeps the
+// fold's memory independent of the snapshot's size).
 func (s *syncRun) fold(ctx context.Context, fields []string) error {
+	pruned, err := s.b.Prune(ctx, s.wh.DB(), s.r.foldChunk)
+	if err != nil {
+		return s.whErr("commit the snapshot: prune the acknowledged keys", err)
+	}
+	if pruned.Chunks > 0 {
+		s.logger.Debug("pruned the snapshot in chunks", LogChunks, pruned.Chunks)
+		testPause(PauseInPrune)
+	}
+	if pruned.CheckpointErr != nil {
+		s.logger.Warn("a checkpoint between snapshot chunks failed; DuckDB keeps the deletes in memory until the next one",
+			LogError, pruned.CheckpointErr.Error())
+	}
 	tx, err := s.wh.DB().BeginTx(ctx, nil)
 	if err != nil {
 		return s.whErr("commit the snapshot: begin", err)

@@ -3,6 +3,7 @@ package runner
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 )
 
@@ -15,13 +16,29 @@ import (
 // Pause points:
 //   - PauseBeforeEvaluate: the run is recorded, nothing is written in the warehouse yet.
 //   - PauseAfterEvaluate: the run table is written, the acknowledgement table is not.
+//   - PauseInPrune: the snapshot of a large DuckDB snapshot is pruned in chunks (the old rows
+//     of acknowledged keys are deleted), the fold's transaction has not started.
 //   - PauseInFold: inside the fold's transaction, after its first statement.
 const EnvTestPauseAt = "DINMO_TEST_PAUSE_AT"
+
+// EnvTestFoldChunkRows, when set to a positive number, replaces deltasql.FoldChunkRows as the
+// runner's default fold chunk (Options.FoldChunkRows): the kill test sets a few rows so that
+// its small snapshots are pruned in chunks like a large one.
+const EnvTestFoldChunkRows = "DINMO_TEST_FOLD_CHUNK_ROWS"
+
+// testFoldChunkRows returns EnvTestFoldChunkRows's value, or def when it is unset or invalid.
+func testFoldChunkRows(def int64) int64 {
+	if n, err := strconv.ParseInt(os.Getenv(EnvTestFoldChunkRows), 10, 64); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
 
 // Pause points of EnvTestPauseAt.
 const (
 	PauseBeforeEvaluate = "evaluate"
 	PauseAfterEvaluate  = "evaluated"
+	PauseInPrune        = "prune"
 	PauseInFold         = "fold"
 )
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -433,36 +434,22 @@ func pipeline(ctx context.Context, w warehouse.Warehouse, strategy deltasql.Stra
 		}
 		return nil
 	}
-	rows, err := db.QueryContext(ctx, b.Diff(names, false))
-	if err != nil {
-		return nil, 0, fmt.Errorf("diff: %w", err)
-	}
-	vals := make([]any, len(names)+2)
-	ptrs := make([]any, len(vals))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
 	keys := make([]string, 0, batch)
 	var diffRows int64
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			_ = rows.Close()
-			return nil, 0, err
-		}
+	err = b.ReadDiff(ctx, db, names, false, func(_ []*sql.ColumnType, vals []any) error {
 		diffRows++
 		keys = append(keys, fmt.Sprint(vals[1]))
 		if len(keys) == batch {
 			if err := ack(keys); err != nil {
-				_ = rows.Close()
-				return nil, 0, err
+				return err
 			}
 			keys = keys[:0]
 		}
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, 0, err
 	}
-	_ = rows.Close()
 	if err := ack(keys); err != nil {
 		return nil, 0, err
 	}
@@ -475,6 +462,9 @@ func pipeline(ctx context.Context, w warehouse.Warehouse, strategy deltasql.Stra
 	var qs []string
 	switch foldKind {
 	case foldPatch, "":
+		if _, err := b.Prune(ctx, db, deltasql.FoldChunkRows); err != nil {
+			return nil, 0, fmt.Errorf("fold: prune: %w", err)
+		}
 		qs = b.Fold(names)
 	case foldCTAS:
 		qs = ctasFold(b, d, names)

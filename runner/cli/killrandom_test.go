@@ -30,16 +30,22 @@ const (
 	killBeforeEvaluate killPoint = runner.PauseBeforeEvaluate // run recorded, warehouse untouched
 	killAfterEvaluate  killPoint = runner.PauseAfterEvaluate  // run table written, no ack table
 	killMidBatches     killPoint = "mid-batches"              // a random moment while batches are sent
+	killInPrune        killPoint = runner.PauseInPrune        // the snapshot pruned in chunks, before the fold's transaction
 	killInFold         killPoint = runner.PauseInFold         // inside the fold's transaction
 )
 
-var killPoints = []killPoint{killBeforeEvaluate, killAfterEvaluate, killMidBatches, killInFold}
+var killPoints = []killPoint{killBeforeEvaluate, killAfterEvaluate, killMidBatches, killInPrune, killInFold}
+
+// killFoldChunk is the fold chunk of every run of the test (runner.EnvTestFoldChunkRows), so
+// that its snapshot of about 150 rows is pruned in chunks like a large DuckDB one.
+const killFoldChunk = 40
 
 // TestKilledAtRandomPointsLosesNothing runs the real CLI in a subprocess many times, each time
 // after random (seeded) changes to the warehouse, and SIGKILLs it at a random point: before
 // the evaluation, between the evaluation and the first batch, at a random moment among the
-// batches (just after a batch was accepted, or while the next one is in flight), or inside the
-// fold's transaction (through the runner's DINMO_TEST_PAUSE_AT hook). A catch-up run follows
+// batches (just after a batch was accepted, or while the next one is in flight), after the
+// snapshot was pruned in chunks, or inside the fold's transaction (through the runner's
+// DINMO_TEST_PAUSE_AT hook). A catch-up run follows
 // each kill. After it the destination must equal the segment, every changed key must have been
 // delivered, and no more records may have been delivered twice than the batches in flight at
 // the kill (none for the kills outside sending, one batch for a kill among the batches).
@@ -50,7 +56,7 @@ func TestKilledAtRandomPointsLosesNothing(t *testing.T) {
 	}
 	const (
 		rows       = 150
-		iterations = 12
+		iterations = 15
 		latency    = 30 * time.Millisecond
 		batchSize  = cliBatchSize
 	)
@@ -96,6 +102,9 @@ func TestKilledAtRandomPointsLosesNothing(t *testing.T) {
 		if point == killMidBatches && batches < 2 {
 			point = killInFold // too few batches to land among them
 		}
+		if point == killInPrune && it == 0 {
+			point = killInFold // the first run's snapshot is empty: nothing to prune
+		}
 		killAfter := 0
 		var killDelay time.Duration
 		if point == killMidBatches {
@@ -110,7 +119,7 @@ func TestKilledAtRandomPointsLosesNothing(t *testing.T) {
 
 		// The catch-up run, in this process.
 		var logs bytes.Buffer
-		r, err := runner.New(runner.Options{Store: f.store, Sealer: sealer,
+		r, err := runner.New(runner.Options{Store: f.store, Sealer: sealer, FoldChunkRows: killFoldChunk,
 			Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 		must(t, err)
 		res, err := r.Run(f.ctx, f.act.ID, runner.RunOptions{})
@@ -145,7 +154,7 @@ func TestKilledAtRandomPointsLosesNothing(t *testing.T) {
 			t.Errorf("seed %d iteration %d (%s): %d records delivered twice, want at most %d (the batches in flight)",
 				seed, it, point, redelivered, inFlight)
 		}
-		if point == killInFold && len(changed) > 0 && res.Recovered != int64(len(changed)) {
+		if (point == killInFold || point == killInPrune) && len(changed) > 0 && res.Recovered != int64(len(changed)) {
 			t.Errorf("seed %d iteration %d (%s): the catch-up run recovered %d acknowledged records, want all %d the killed run sent",
 				seed, it, point, res.Recovered, len(changed))
 		}
@@ -164,7 +173,8 @@ func TestKilledAtRandomPointsLosesNothing(t *testing.T) {
 func killRunner(t *testing.T, f *cliFixture, ref string, point killPoint, before, killAfter int, killDelay time.Duration, label string) {
 	t.Helper()
 	cmd := exec.CommandContext(f.ctx, os.Args[0], "run", ref, "--log-level", "warn") //nolint:gosec // re-runs this test binary as the CLI
-	cmd.Env = append(os.Environ(), envCLI+"=1", "DINMO_CATALOG_URL="+f.catalogURL, secrets.EnvKey+"="+secretKey)
+	cmd.Env = append(os.Environ(), envCLI+"=1", "DINMO_CATALOG_URL="+f.catalogURL, secrets.EnvKey+"="+secretKey,
+		runner.EnvTestFoldChunkRows+"="+strconv.Itoa(killFoldChunk))
 	if point != killMidBatches {
 		cmd.Env = append(cmd.Env, runner.EnvTestPauseAt+"="+string(point))
 	}

@@ -98,6 +98,10 @@ func render(t *testing.T, d warehouse.Dialect) string {
 	add(fmt.Sprintf("InsertAcks (%d args)", len(args)), q)
 	add("CreateRejected", b.CreateRejected())
 	add("InsertRejected(2)", b.InsertRejected(2))
+	add("RunBound", b.RunBound())
+	add("DiffPage (delta)", b.DiffPage(names, false))
+	add("SnapshotBound", b.SnapshotBound())
+	add("PruneChunk(0, 1048576)", b.PruneChunk(0, 1<<20))
 	for i, q := range b.Fold(names) {
 		add("Fold["+string(rune('0'+i))+"]", q)
 	}

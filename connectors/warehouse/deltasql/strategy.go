@@ -245,7 +245,7 @@ func (e *Evaluation) CreateRun(skipBadKeys bool) []string {
 			// is in none of the added or changed keys of the first.
 			diff = e.narrowJoin(src, "("+e.values+")")
 		}
-		return []string{b.d.CreateTableAs(warehouse.SchemaDeltaStorage, b.t.Run, diff)}
+		return []string{b.d.CreateTableAs(warehouse.SchemaDeltaStorage, b.t.Run, b.ordered(diff))}
 	}
 	stage := b.q(b.t.Stage)
 	var diff string
@@ -260,7 +260,7 @@ func (e *Evaluation) CreateRun(skipBadKeys bool) []string {
 			diff = e.narrowJoin(stage, stage)
 		}
 	}
-	return []string{b.d.CreateTableAs(warehouse.SchemaDeltaStorage, b.t.Run, diff), b.DropStage()}
+	return []string{b.d.CreateTableAs(warehouse.SchemaDeltaStorage, b.t.Run, b.ordered(diff)), b.DropStage()}
 }
 
 // narrow reports whether the full-outer-join diff joins only keys and hashes (narrowJoin): on
