@@ -114,10 +114,11 @@ func (s *scenario) memorySettings() string {
 		return ""
 	}
 	var limit, threads string
-	s.withWH(func(w warehouse.Warehouse) error {
-		return w.DB().QueryRowContext(s.ctx,
-			"SELECT current_setting('memory_limit'), CAST(current_setting('threads') AS VARCHAR)").Scan(&limit, &threads)
-	})
+	w, err := s.wh.open(s.ctx) // the source's settings, as the runner opens it
+	must(s.tb, err)
+	defer func() { _ = w.Close() }()
+	must(s.tb, w.DB().QueryRowContext(s.ctx,
+		"SELECT current_setting('memory_limit'), CAST(current_setting('threads') AS VARCHAR)").Scan(&limit, &threads))
 	return fmt.Sprintf("memory_limit %s (%s), threads %s", duckdb.DefaultMemoryLimit, limit, threads)
 }
 
@@ -144,11 +145,25 @@ func (s *scenario) setSourceSetting(name string, value any) (restore func()) {
 	}
 }
 
-// withWH opens the warehouse, calls f and closes it: a DuckDB file can be open in one process
-// only, and children open it between these calls.
+// setupMemoryLimit is DuckDB's memory_limit in the benchmark's own work on the warehouse
+// (generating and changing the data, seeding, cloning and verifying snapshots): it stands for
+// a user's own warehouse jobs, is not measured, and would spend minutes spilling under the
+// runner's small default limit (a DELETE of 1% of 10M rows needs about 150MB of DuckDB memory).
+const setupMemoryLimit = "4GB"
+
+// withWH opens the warehouse (DuckDB: with setupMemoryLimit), calls f and closes it: a DuckDB
+// file can be open in one process only, and children open it between these calls.
 func (s *scenario) withWH(f func(warehouse.Warehouse) error) {
 	s.tb.Helper()
-	w, err := s.wh.open(s.ctx)
+	spec := s.wh
+	if s.engine == warehouse.DuckDB {
+		spec.Settings = map[string]any{duckdb.SettingMemoryLimit: setupMemoryLimit}
+		for k, v := range s.wh.Settings {
+			spec.Settings[k] = v
+		}
+		spec.Settings[duckdb.SettingMemoryLimit] = setupMemoryLimit
+	}
+	w, err := spec.open(s.ctx)
 	must(s.tb, err)
 	defer func() { _ = w.Close() }()
 	must(s.tb, f(w))

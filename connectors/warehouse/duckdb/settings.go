@@ -27,7 +27,7 @@ import (
 // checkpoint) and spilling a join needs more memory as its input grows, so a 10M-row delta
 // run needs about 140MB, and a 30M-row one still ran out of memory at 384MB. 192MB leaves
 // room above 10M rows; larger segments need a larger memory_limit.
-const DefaultMemoryLimit = "192MB"
+const DefaultMemoryLimit = "64MB"
 
 // maxDefaultThreads caps the default thread count: every DuckDB thread needs its own working
 // buffers within memory_limit, so on a many-core machine one thread per core would leave each
