@@ -542,15 +542,7 @@ func childScan(ctx context.Context, j job) (count, all []time.Duration, err erro
 			dst *[]time.Duration
 		}{{"SELECT COUNT(*) FROM " + view, &count}, {agg, &all}} {
 			start := time.Now()
-			rows, err := w.DB().QueryContext(ctx, q.sql)
-			if err != nil {
-				return nil, nil, err
-			}
-			for rows.Next() {
-			}
-			err = rows.Err()
-			_ = rows.Close()
-			if err != nil {
+			if err := drain(ctx, w.DB(), q.sql); err != nil {
 				return nil, nil, err
 			}
 			*q.dst = append(*q.dst, time.Since(start))
@@ -731,4 +723,16 @@ func (s timedStore) ReleaseLease(ctx context.Context, id, owner string) error {
 func (s timedStore) SetActivationSchedule(ctx context.Context, id string, next *time.Time, full bool) error {
 	defer s.start()()
 	return s.Store.SetActivationSchedule(ctx, id, next, full)
+}
+
+// drain runs a query and reads every row of its result.
+func drain(ctx context.Context, db *sql.DB, query string) error {
+	rows, err := db.QueryContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = rows.Close() }()
+	for rows.Next() {
+	}
+	return rows.Err()
 }

@@ -19,9 +19,11 @@
 //     the engine runs inside the runner's process and its memory is the runner's.
 //
 // DuckDB runs with the connector's default settings (memory_limit, threads: see package
-// connectors/warehouse/duckdb), in every process: the runner's, the strategies', the data
-// generator's. A candidate strategy that fails under them (out of memory) is reported as
-// failed and left out of the comparison; the runner's own delta run must succeed.
+// connectors/warehouse/duckdb) in every measured process: the runner's and the strategies'. A
+// candidate strategy that fails under them (out of memory) is reported as failed and left out
+// of the comparison; the runner's own delta run must succeed. The benchmark's own work on the
+// warehouse (generating and changing the data, seeding, cloning and checking snapshots)
+// stands for a user's warehouse jobs and runs with a memory_limit of 4GB.
 //
 // BenchmarkThroughput runs the real runner against the webhook platform with a rate limit
 // and reports the achieved records per second against the limit.

@@ -2,6 +2,7 @@ package deltasql_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"reflect"
 	"strings"
@@ -216,19 +217,13 @@ func testIncrementalExec(t *testing.T, w warehouse.Warehouse, srcSchema string) 
 		if !exists(b.Tables().Rejected) {
 			exec(b.CreateRejected())
 		}
-		rows, err := db.QueryContext(ctx, b.IncrementalDiff(deltasql.FieldNames(fields)))
-		if err != nil {
-			t.Fatal(err)
-		}
 		var sent, acked []string
 		var rejected []string
-		for rows.Next() {
-			var kind, key, name string
-			if err := rows.Scan(&kind, &key, &name); err != nil {
-				t.Fatal(err)
-			}
+		names := deltasql.FieldNames(fields)
+		err = deltasql.ReadQuery(ctx, db, b.IncrementalDiff(names), nil, names, func(_ []*sql.ColumnType, vals []any) error {
+			kind, key, name := fmt.Sprint(vals[0]), fmt.Sprint(vals[1]), fmt.Sprint(vals[2])
 			if kind != string(deltasql.Added) || name != "e"+key {
-				t.Fatalf("run %d: row %s %s %s", runs, kind, key, name)
+				return fmt.Errorf("run %d: row %s %s %s", runs, kind, key, name)
 			}
 			sent = append(sent, key)
 			switch fate(key) {
@@ -237,11 +232,11 @@ func testIncrementalExec(t *testing.T, w warehouse.Warehouse, srcSchema string) 
 			case "reject":
 				rejected = append(rejected, key)
 			}
-		}
-		if err := rows.Err(); err != nil {
+			return nil
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
-		_ = rows.Close()
 		if len(acked) > 0 {
 			q, args := b.InsertAcks(acked)
 			exec(q, args...)

@@ -20,13 +20,12 @@ import (
 // DuckDB runs inside the process that opens it (the runner, the provider), so its memory is
 // that process's memory, and DuckDB's own default (80% of the machine's RAM, which it also
 // fills with a cache of the file's blocks) let one large diff take gigabytes. `make bench`,
-// the runner's delta run with 1% of the rows inserted, deleted and updated: at 10M customers
-// 375 MiB of peak RSS with this limit against 1.4 GB without one, in the same time (8.5 and
-// 9.1 s); at 1M, 265 and 260 MiB. What a run needs grows with its snapshot: the fold's DELETE
-// pins about 8 bytes per snapshot row (DuckDB's per-vector delete versions, until the next
-// checkpoint) and spilling a join needs more memory as its input grows, so a 10M-row delta
-// run needs about 140MB, and a 30M-row one still ran out of memory at 384MB. 192MB leaves
-// room above 10M rows; larger segments need a larger memory_limit.
+// the runner's delta run with 1% of the rows inserted, deleted and updated, with this limit:
+// 175 MiB of peak RSS at 1M customers and 195 MiB at 10M, in the time the run takes without a
+// limit (1.3 and 7.0 s; 255 MiB and 1.4 GB without one). The run reads its diff in pages and
+// prunes the snapshot in chunks (package deltasql), so what it holds no longer grows with the
+// segment, except its joins: DuckDB spills them, but a 10M-row diff still needs more than
+// 48MB. Larger segments need a larger memory_limit.
 const DefaultMemoryLimit = "64MB"
 
 // maxDefaultThreads caps the default thread count: every DuckDB thread needs its own working
