@@ -94,6 +94,9 @@ func (s *syncRun) send(work context.Context) (err error) {
 	if re := (*deltasql.ReadError)(nil); errors.As(err, &re) {
 		return s.whErr("read the diff", re.Err)
 	}
+	if errors.Is(err, deltasql.ErrDiffShape) {
+		return connectors.Permanent(connectors.CategoryInternal, err)
+	}
 	if err != nil {
 		return err
 	}

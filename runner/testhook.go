@@ -16,8 +16,8 @@ import (
 // Pause points:
 //   - PauseBeforeEvaluate: the run is recorded, nothing is written in the warehouse yet.
 //   - PauseAfterEvaluate: the run table is written, the acknowledgement table is not.
-//   - PauseInPrune: the snapshot of a large DuckDB snapshot is pruned in chunks (the old rows
-//     of acknowledged keys are deleted), the fold's transaction has not started.
+//   - PauseInPrune: a large DuckDB snapshot was pruned in chunks (the old rows of acknowledged
+//     keys are deleted), the fold's transaction has not started.
 //   - PauseInFold: inside the fold's transaction, after its first statement.
 const EnvTestPauseAt = "DINMO_TEST_PAUSE_AT"
 

@@ -27,8 +27,11 @@ import (
 // On DuckDB the run table is therefore written in key order (CreateRun), read back in pages
 // of DiffPageRows row ids (ReadDiff), and the snapshot rows of acknowledged keys are deleted
 // in row-id chunks of FoldChunkRows, each committed and checkpointed on its own, before the
-// fold's transaction (Prune). Both keep what a run holds independent of the segment's size.
+// fold's transaction (Prune). Both keep what these steps hold independent of the segment's
+// size (the diff's joins still need more memory as the segment grows; DuckDB spills them).
 // PostgreSQL's driver streams rows and its deletes hold nothing in memory: it does neither.
+// Nor does a DuckDB activation with a destination field named rowid, which would hide the
+// row id pseudo-column: it reads its diff in one query and folds in one DELETE.
 
 // DiffPageRows is how many run-table rows one page of ReadDiff reads on DuckDB.
 const DiffPageRows = 10000
@@ -39,6 +42,20 @@ const FoldChunkRows = 1 << 20
 
 // pages reports whether the engine reads the diff in pages and prunes the snapshot in chunks.
 func (b *Builder) pages() bool { return b.d.Engine() == warehouse.DuckDB }
+
+// pagesFields reports whether the diff and the snapshot of these fields can be read and pruned
+// by row id: on DuckDB, unless a field named rowid hides the pseudo-column.
+func (b *Builder) pagesFields(fields []string) bool {
+	if !b.pages() {
+		return false
+	}
+	for _, f := range fields {
+		if strings.EqualFold(f, rowID) {
+			return false
+		}
+	}
+	return true
+}
 
 // ordered wraps a query writing the run table so that, on an engine that pages, the table's
 // row ids follow the key: pages read by row id then come in key order.
@@ -75,6 +92,10 @@ func (b *Builder) DiffPage(fields []string, full bool) string {
 	return sb.String()
 }
 
+// ErrDiffShape is returned (wrapped) when a diff query's columns are not kind, key and the
+// fields asked for: a bug, not a warehouse failure.
+var ErrDiffShape = errors.New("unexpected diff columns")
+
 // ReadError is a warehouse error met while reading the diff (as opposed to an error the row
 // callback returned, which ReadDiff returns unchanged).
 type ReadError struct{ Err error }
@@ -92,10 +113,10 @@ type Queryer interface {
 // with the diff's column types and the scanned values (kind, key, then fields; reused between
 // calls). On DuckDB it reads pages of DiffPageRows run-table rows, so at most one page is in
 // memory; elsewhere it streams one query. It stops at the first error: row's unchanged, a
-// warehouse error as a *ReadError.
+// warehouse error as a *ReadError, wrong columns as ErrDiffShape.
 func (b *Builder) ReadDiff(ctx context.Context, db Queryer, fields []string, full bool,
 	row func(types []*sql.ColumnType, vals []any) error) error {
-	if !b.pages() {
+	if !b.pagesFields(fields) {
 		return ReadQuery(ctx, db, b.Diff(fields, full), nil, fields, row)
 	}
 	var bound int64
@@ -129,7 +150,7 @@ func ReadQuery(ctx context.Context, db Queryer, query string, args []any, fields
 		return &ReadError{Err: err}
 	}
 	if len(types) != len(fields)+2 {
-		return &ReadError{Err: fmt.Errorf("the diff returned %d columns, expected %d", len(types), len(fields)+2)}
+		return fmt.Errorf("%w: the diff returned %d columns, expected %d", ErrDiffShape, len(types), len(fields)+2)
 	}
 	vals := make([]any, len(types))
 	ptrs := make([]any, len(types))
@@ -213,9 +234,9 @@ type PruneResult struct {
 // so a run killed while pruning leaves the snapshot without the old rows of some
 // acknowledged keys, whose new rows the next fold (the recovery of the interrupted run)
 // inserts from the run table; every reader of the snapshot runs after that recovery.
-func (b *Builder) Prune(ctx context.Context, db Execer, chunk int64) (PruneResult, error) {
+func (b *Builder) Prune(ctx context.Context, db Execer, chunk int64, fields []string) (PruneResult, error) {
 	var res PruneResult
-	if !b.pages() || chunk <= 0 {
+	if !b.pagesFields(fields) || chunk <= 0 {
 		return res, nil
 	}
 	var bound int64

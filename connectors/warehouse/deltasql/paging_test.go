@@ -126,6 +126,9 @@ func TestPagedDiffAndChunkedFold(t *testing.T) {
 	if err := b.ReadDiff(ctx, db, append(names, "missing"), false, func([]*sql.ColumnType, []any) error { return nil }); !errors.As(err, &re) {
 		t.Fatalf("missing column: got %v, want a *deltasql.ReadError", err)
 	}
+	if err := deltasql.ReadQuery(ctx, db, b.Diff(names, false), nil, names[:1], func([]*sql.ColumnType, []any) error { return nil }); !errors.Is(err, deltasql.ErrDiffShape) {
+		t.Fatalf("a field too many in the query: got %v, want ErrDiffShape", err)
+	}
 
 	// The folds.
 	for _, name := range []string{"single", "interrupted"} {
@@ -137,7 +140,7 @@ func TestPagedDiffAndChunkedFold(t *testing.T) {
 	for _, q := range builders["single"].Fold(names) {
 		exec(q)
 	}
-	res, err := b.Prune(ctx, db, 3000)
+	res, err := b.Prune(ctx, db, 3000, names)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +155,7 @@ func TestPagedDiffAndChunkedFold(t *testing.T) {
 	for lo := int64(0); lo < 15000; lo += 3000 {
 		exec(bi.PruneChunk(lo, lo+3000))
 	}
-	if _, err := bi.Prune(ctx, db, 3000); err != nil {
+	if _, err := bi.Prune(ctx, db, 3000, names); err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range bi.Fold(names) {
@@ -177,8 +180,12 @@ func TestPagedDiffAndChunkedFold(t *testing.T) {
 		t.Fatal("the unacknowledged keys were folded as if acknowledged")
 	}
 
+	// A field named rowid would hide the row id: no pruning (the fold's DELETE does it all).
+	if res, err := b.Prune(ctx, db, 3000, append(names, "RowID")); err != nil || res.Chunks != 0 {
+		t.Fatalf("prune with a field named rowid: %+v, %v", res, err)
+	}
 	// Below one chunk, Prune does nothing (the fold's DELETE does it all).
-	if res, err := b.Prune(ctx, db, 1<<20); err != nil || res.Chunks != 0 {
+	if res, err := b.Prune(ctx, db, 1<<20, names); err != nil || res.Chunks != 0 {
 		t.Fatalf("prune of a small snapshot: %+v, %v", res, err)
 	}
 }
