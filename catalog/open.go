@@ -3,14 +3,17 @@ package catalog
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite"               // registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // EnvURL names the environment variable that holds the catalog URL, read by the provider (as
@@ -115,11 +118,39 @@ func openSQLite(ctx context.Context, path string) (Store, error) {
 		db.SetMaxOpenConns(1)
 	}
 	s := &sqlStore{db: db, backend: backendSQLite}
+	if err := connectSQLite(ctx, db); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open sqlite catalog %s: connect: %w", path, err)
+	}
 	if err := s.init(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open sqlite catalog %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// connectSQLite opens the first connection, retrying while SQLite answers busy for up to the
+// busy timeout. A connection's first statements switch a new file to WAL, and a connection
+// opened while another process does so (several runners or terraform and a runner starting on a
+// fresh catalog) can be refused with SQLITE_BUSY at once, without the busy handler's wait.
+func connectSQLite(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(sqliteBusyTimeoutMS * time.Millisecond)
+	wait := 5 * time.Millisecond
+	for {
+		err := db.PingContext(ctx)
+		var sqErr *sqlite.Error
+		if err == nil || !errors.As(err, &sqErr) || sqErr.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(wait*2, 200*time.Millisecond)
+	}
 }
 
 func openPostgres(ctx context.Context, url string) (Store, error) {
