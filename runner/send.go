@@ -87,7 +87,7 @@ func (s *syncRun) send(work context.Context) (err error) {
 	}
 	if s.incremental {
 		// In time order, so a stop leaves no gap before the cursor.
-		err = deltasql.ReadQuery(qctx, s.wh.DB(), s.b.IncrementalDiff(s.names), nil, s.names, row)
+		err = s.b.ReadIncrementalDiff(qctx, s.wh.DB(), s.names, row)
 	} else {
 		err = s.b.ReadDiff(qctx, s.wh.DB(), s.names, s.full, row)
 	}

@@ -126,6 +126,7 @@ type Builder struct {
 	d        warehouse.Dialect
 	t        Tables
 	strategy Strategy
+	pageRows int64 // rows per page of the diff read (0: DiffPageRows)
 }
 
 // New returns the builder of an activation's statements, with the engine's default strategy

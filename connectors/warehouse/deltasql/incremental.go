@@ -1,6 +1,8 @@
 package deltasql
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -249,20 +251,45 @@ func (x *Incremental) CreateRun(skipBadKeys bool) string {
 	if x.windowed {
 		sb.WriteString(" AND NOT EXISTS (SELECT 1 FROM " + b.q(x.t.Sent) + " s WHERE s." + k + " = " + wk + ")")
 	}
-	return b.d.CreateTableAs(warehouse.SchemaDeltaStorage, b.t.Run, sb.String())
+	q := sb.String()
+	if b.pages() {
+		// Written in send order, so that ReadIncrementalDiff's pages of row ids come in it.
+		q = "SELECT * FROM (" + q + ") r ORDER BY " + b.id(IncrementalTimestampColumn) + ", " + b.id(KeyColumn)
+	}
+	return b.d.CreateTableAs(warehouse.SchemaDeltaStorage, b.t.Run, q)
 }
 
 // IncrementalDiff returns the run table's events in timestamp order (then key): columns
 // _dinmo_kind, _dinmo_key, then the given fields, like Builder.Diff. Sending in time order
 // keeps a run that stops early from leaving a gap before the cursor.
-func (b *Builder) IncrementalDiff(fields []string) string {
+func (b *Builder) IncrementalDiff(fields []string) string { return b.incrementalDiff(fields, false) }
+
+func (b *Builder) incrementalDiff(fields []string, paged bool) string {
 	var sb strings.Builder
 	sb.WriteString("SELECT " + b.id(KindColumn) + ", " + b.id(KeyColumn))
 	for _, f := range fields {
 		sb.WriteString(", " + b.id(f))
 	}
-	sb.WriteString(" FROM " + b.q(b.t.Run) + " ORDER BY " + b.id(IncrementalTimestampColumn) + ", " + b.id(KeyColumn))
+	sb.WriteString(" FROM " + b.q(b.t.Run))
+	if paged {
+		sb.WriteString(" WHERE " + rowID + " >= " + b.d.Placeholder(1) + " AND " + rowID + " < " + b.d.Placeholder(2))
+	}
+	sb.WriteString(" ORDER BY " + b.id(IncrementalTimestampColumn) + ", " + b.id(KeyColumn))
 	return sb.String()
+}
+
+// IncrementalDiffPage returns IncrementalDiff restricted to the run-table rows whose row id is
+// in [$1, $2) (DuckDB only).
+func (b *Builder) IncrementalDiffPage(fields []string) string { return b.incrementalDiff(fields, true) }
+
+// ReadIncrementalDiff reads the rows of IncrementalDiff, in time order, and calls row for each,
+// as ReadDiff does: on DuckDB page by page (the run table is written in time order).
+func (b *Builder) ReadIncrementalDiff(ctx context.Context, db Queryer, fields []string,
+	row func(types []*sql.ColumnType, vals []any) error) error {
+	if !b.pagesFields(fields) {
+		return ReadQuery(ctx, db, b.IncrementalDiff(fields), nil, fields, row)
+	}
+	return b.readPages(ctx, db, b.IncrementalDiffPage(fields), fields, row)
 }
 
 // IncrementalFold returns the statements committing an incremental run, to execute in order

@@ -24,11 +24,12 @@ import (
 //     the whole snapshot, so one DELETE pinned about 8 bytes per snapshot row (80 MB at 10M
 //     rows; it failed under a memory_limit of 140MB).
 //
-// On DuckDB the run table is therefore written in key order (CreateRun), read back in pages
-// of DiffPageRows row ids (ReadDiff), and the snapshot rows of acknowledged keys are deleted
-// in row-id chunks of FoldChunkRows, each committed and checkpointed on its own, before the
-// fold's transaction (Prune). Both keep what these steps hold independent of the segment's
-// size (the diff's joins still need more memory as the segment grows; DuckDB spills them).
+// On DuckDB the run table is therefore written in key order (CreateRun; an incremental run's
+// in time order), read back in pages of DiffPageRows row ids (ReadDiff, ReadIncrementalDiff),
+// and the snapshot rows of acknowledged keys are deleted in row-id chunks of FoldChunkRows,
+// each committed and checkpointed on its own, before the fold's transaction (Prune). Both keep
+// what these steps hold independent of the segment's size (the diff's joins still need more
+// memory as the segment grows; DuckDB spills them).
 // PostgreSQL's driver streams rows and its deletes hold nothing in memory: it does neither.
 // Nor does a DuckDB activation with a destination field named rowid, which would hide the
 // row id pseudo-column: it reads its diff in one query and folds in one DELETE.
@@ -119,18 +120,33 @@ func (b *Builder) ReadDiff(ctx context.Context, db Queryer, fields []string, ful
 	if !b.pagesFields(fields) {
 		return ReadQuery(ctx, db, b.Diff(fields, full), nil, fields, row)
 	}
+	return b.readPages(ctx, db, b.DiffPage(fields, full), fields, row)
+}
+
+// readPages runs page (with the bounds of a row-id range as $1 and $2) over the run table's
+// row ids, b.pageRows at a time.
+func (b *Builder) readPages(ctx context.Context, db Queryer, page string, fields []string,
+	row func(types []*sql.ColumnType, vals []any) error) error {
 	var bound int64
 	if err := queryRow(ctx, db, b.RunBound(), &bound); err != nil {
 		return &ReadError{Err: err}
 	}
-	page := b.DiffPage(fields, full)
-	for lo := int64(0); lo < bound; lo += DiffPageRows {
-		if err := ReadQuery(ctx, db, page, []any{lo, lo + DiffPageRows}, fields, row); err != nil {
+	n := b.pageRows
+	if n <= 0 {
+		n = DiffPageRows
+	}
+	for lo := int64(0); lo < bound; lo += n {
+		if err := ReadQuery(ctx, db, page, []any{lo, lo + n}, fields, row); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// SetPageRows sets how many run-table rows one page of ReadDiff and ReadIncrementalDiff reads
+// (default DiffPageRows; tests make it small to read several pages). Call it before the
+// builder is used.
+func (b *Builder) SetPageRows(n int64) { b.pageRows = n }
 
 // ReadQuery runs one query whose columns are kind, key, then fields (a diff, a page of one, or
 // an incremental diff) and calls row for each result row, as ReadDiff does.
