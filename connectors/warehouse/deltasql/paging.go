@@ -31,8 +31,9 @@ import (
 // what these steps hold independent of the segment's size (the diff's joins still need more
 // memory as the segment grows; DuckDB spills them).
 // PostgreSQL's driver streams rows and its deletes hold nothing in memory: it does neither.
-// Nor does a DuckDB activation with a destination field named rowid, which would hide the
-// row id pseudo-column: it reads its diff in one query and folds in one DELETE.
+// Nor does a DuckDB activation with a destination field (or a snapshot column left by an
+// unmapped field) named rowid, which hides the row id pseudo-column: it reads its diff in one
+// query and folds in one DELETE.
 
 // DiffPageRows is how many run-table rows one page of ReadDiff reads on DuckDB.
 const DiffPageRows = 10000
@@ -253,6 +254,16 @@ type PruneResult struct {
 func (b *Builder) Prune(ctx context.Context, db Execer, chunk int64, fields []string) (PruneResult, error) {
 	var res PruneResult
 	if !b.pagesFields(fields) || chunk <= 0 {
+		return res, nil
+	}
+	// The snapshot keeps the columns of fields no longer mapped: one of them may be a rowid.
+	var hidden int64
+	if err := queryRow(ctx, db, "SELECT COUNT(*) FROM duckdb_columns() WHERE schema_name = "+
+		b.d.QuoteString(warehouse.SchemaDeltaStorage)+" AND table_name = "+b.d.QuoteString(b.t.Snapshot)+
+		" AND lower(column_name) = "+b.d.QuoteString(rowID), &hidden); err != nil {
+		return res, fmt.Errorf("snapshot columns: %w", err)
+	}
+	if hidden > 0 {
 		return res, nil
 	}
 	var bound int64

@@ -184,6 +184,12 @@ func TestPagedDiffAndChunkedFold(t *testing.T) {
 	if res, err := b.Prune(ctx, db, 3000, append(names, "RowID")); err != nil || res.Chunks != 0 {
 		t.Fatalf("prune with a field named rowid: %+v, %v", res, err)
 	}
+	// Nor when the snapshot still has a column named rowid from a field no longer mapped.
+	exec("ALTER TABLE " + d.Qualified(b.Schema(), b.Tables().Snapshot) + " ADD COLUMN rowId VARCHAR")
+	if res, err := b.Prune(ctx, db, 3000, names); err != nil || res.Chunks != 0 {
+		t.Fatalf("prune of a snapshot with a rowid column: %+v, %v", res, err)
+	}
+	exec("ALTER TABLE " + d.Qualified(b.Schema(), b.Tables().Snapshot) + " DROP COLUMN rowId")
 	// Below one chunk, Prune does nothing (the fold's DELETE does it all).
 	if res, err := b.Prune(ctx, db, 1<<20, names); err != nil || res.Chunks != 0 {
 		t.Fatalf("prune of a small snapshot: %+v, %v", res, err)
