@@ -79,10 +79,9 @@ func ParseStrategy(name string) (Strategy, error) {
 // StrategyChanges won on DuckDB and PostgreSQL at 1M and 10M rows with 1% of the rows
 // inserted, deleted and updated: writing every evaluated row costs more than everything else
 // a delta run does. On 2 cores, 10M rows: DuckDB (with the connector's default memory_limit,
-// 64MB, and the narrow join of narrowJoin) 6.3 s for the whole changes pipeline against 20-23
-// s for the rewrites (their stage write alone took 15 s; the anti-join, EXCEPT and CREATE
-// TABLE AS ones ran out of memory under that limit; with 192MB they took 17-35 s);
-// PostgreSQL 43 s against 54-100 s. The anti-join and EXCEPT diffs were never faster than the full outer join,
+// 192MB, and the narrow join of narrowJoin) 7.9 s for the whole changes pipeline against
+// 17-40 s for the rewrites (their stage write alone took 16-19 s); PostgreSQL 43 s against
+// 54-100 s. The anti-join and EXCEPT diffs were never faster than the full outer join,
 // and rewriting the whole snapshot (CREATE TABLE AS, or the stage table renamed into place)
 // lost to patching it. The distributed engines cannot be measured here; they get
 // StrategyChanges too, since it writes 1-3% of the rows a rewrite writes and reads the

@@ -116,9 +116,9 @@ func TestSettingsApplied(t *testing.T) {
 		path := filepath.Join(dir, "defaults.db")
 		w := open(t, path)
 		mem, threads, tmp := settingsOf(t, w)
-		// DefaultMemoryLimit, 64MB, is 61.0 MiB, as DuckDB prints it.
-		if mem != "61.0 MiB" {
-			t.Errorf("memory_limit = %q, want 61.0 MiB (%s)", mem, DefaultMemoryLimit)
+		// DefaultMemoryLimit, 192MB, is 183.1 MiB, as DuckDB prints it.
+		if mem != "183.1 MiB" {
+			t.Errorf("memory_limit = %q, want 183.1 MiB (%s)", mem, DefaultMemoryLimit)
 		}
 		if want := fmt.Sprint(min(runtime.NumCPU(), 4)); threads != want {
 			t.Errorf("threads = %s, want %s", threads, want)
@@ -188,7 +188,7 @@ func TestSettingsConflict(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "conflict.db")
-	a := open(t, path, SettingMemoryLimit, "80MB", SettingThreads, int64(2))
+	a := open(t, path, SettingMemoryLimit, "64MB", SettingThreads, int64(2))
 	// The same values, spelled differently, join the instance without a warning.
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
@@ -215,7 +215,7 @@ func TestSettingsConflict(t *testing.T) {
 		joined = append(joined, dw)
 		return dw
 	}
-	b := join(SettingMemoryLimit, "80 mb", SettingThreads, "2")
+	b := join(SettingMemoryLimit, "64 mb", SettingThreads, "2")
 	if a.DB() != b.DB() || logs.Len() != 0 {
 		t.Fatalf("opens with the same settings: same pool %v, logs %q", a.DB() == b.DB(), logs.String())
 	}
@@ -224,10 +224,10 @@ func TestSettingsConflict(t *testing.T) {
 		settings []any
 		contains string
 	}{
-		{"memory_limit", []any{SettingMemoryLimit, "128MB", SettingThreads, int64(2)}, `memory_limit \"80MB\" (asked \"128MB\")`},
-		{"defaults", nil, `memory_limit \"80MB\" (asked \"` + DefaultMemoryLimit + `\")`},
-		{"threads", []any{SettingMemoryLimit, "80MB", SettingThreads, int64(1)}, "threads 2 (asked 1)"},
-		{"temp_directory", []any{SettingMemoryLimit, "80MB", SettingThreads, int64(2), SettingTempDirectory, dir}, `temp_directory \"\" (asked \"` + dir + `\")`},
+		{"memory_limit", []any{SettingMemoryLimit, "128MB", SettingThreads, int64(2)}, `memory_limit \"64MB\" (asked \"128MB\")`},
+		{"defaults", nil, `memory_limit \"64MB\" (asked \"` + DefaultMemoryLimit + `\")`},
+		{"threads", []any{SettingMemoryLimit, "64MB", SettingThreads, int64(1)}, "threads 2 (asked 1)"},
+		{"temp_directory", []any{SettingMemoryLimit, "64MB", SettingThreads, int64(2), SettingTempDirectory, dir}, `temp_directory \"\" (asked \"` + dir + `\")`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			logs.Reset()
@@ -235,7 +235,7 @@ func TestSettingsConflict(t *testing.T) {
 			if w.DB() != a.DB() {
 				t.Fatal("an open with other settings got another pool")
 			}
-			if mem, threads, _ := settingsOf(t, w); mem != "76.2 MiB" || threads != "2" {
+			if mem, threads, _ := settingsOf(t, w); mem != "61.0 MiB" || threads != "2" {
 				t.Errorf("the joined instance's settings changed: %s, %s", mem, threads)
 			}
 			if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), tt.contains) {
