@@ -147,8 +147,8 @@ func (s *scenario) setSourceSetting(name string, value any) (restore func()) {
 
 // setupMemoryLimit is DuckDB's memory_limit in the benchmark's own work on the warehouse
 // (generating and changing the data, seeding, cloning and verifying snapshots): it stands for
-// a user's own warehouse jobs, is not measured, and would spend minutes spilling under the
-// runner's small default limit (a DELETE of 1% of 10M rows needs about 150MB of DuckDB memory).
+// a user's own warehouse jobs, is not measured, and must not depend on the connector's default
+// (a DELETE of 1% of 10M rows runs out of memory under 64MB).
 const setupMemoryLimit = "4GB"
 
 // withWH opens the warehouse (DuckDB: with setupMemoryLimit), calls f and closes it: a DuckDB
@@ -157,7 +157,7 @@ func (s *scenario) withWH(f func(warehouse.Warehouse) error) {
 	s.tb.Helper()
 	spec := s.wh
 	if s.engine == warehouse.DuckDB {
-		spec.Settings = map[string]any{duckdb.SettingMemoryLimit: setupMemoryLimit}
+		spec.Settings = make(map[string]any, len(s.wh.Settings)+1)
 		for k, v := range s.wh.Settings {
 			spec.Settings[k] = v
 		}
