@@ -104,23 +104,7 @@ func list[T any](ctx context.Context, s *sqlStore, k *kindDef[T], workspaceID st
 		args = append(args, workspaceID)
 	}
 	q += ` ORDER BY name`
-	rows, err := s.ro().query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list %ss: %w", k.kind, err)
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		x, err := k.scan(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list %ss: %w", k.kind, err)
-		}
-		out = append(out, *x)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list %ss: %w", k.kind, err)
-	}
-	return out, nil
+	return queryAll(ctx, s.ro(), "list "+k.kind+"s", k.scan, q, args...)
 }
 
 // checkRefs verifies that the workspace and every referenced object exist, and that the

@@ -83,25 +83,9 @@ func (s *sqlStore) SetActivationSchedule(ctx context.Context, id string, next *t
 // workspaces, oldest NextRunAt first. It does not look at leases: the caller takes the lease
 // of each activation it starts.
 func (s *sqlStore) DueActivations(ctx context.Context, at time.Time) ([]Activation, error) {
-	rows, err := s.ro().query(ctx, `SELECT `+activationCols+` FROM activations
+	return queryAll(ctx, s.ro(), "list due activations", scanActivation, `SELECT `+activationCols+` FROM activations
 		WHERE enabled AND NOT paused AND next_run_at IS NOT NULL AND next_run_at <= ?
 		ORDER BY next_run_at, id`, toMicros(at))
-	if err != nil {
-		return nil, fmt.Errorf("list due activations: %w", err)
-	}
-	defer rows.Close()
-	var out []Activation
-	for rows.Next() {
-		a, err := scanActivation(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list due activations: %w", err)
-		}
-		out = append(out, *a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list due activations: %w", err)
-	}
-	return out, nil
 }
 
 // AcquireLease takes the lease with one conditional UPDATE, atomic on both back-ends (on
@@ -418,23 +402,8 @@ func (s *sqlStore) ListRuns(ctx context.Context, activationID string, limit int)
 	if limit <= 0 {
 		limit = 50
 	}
-	rows, err := s.ro().query(ctx, `SELECT `+runCols+` FROM runs WHERE activation_id = ? ORDER BY started_at DESC, id DESC LIMIT ?`, activationID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list runs of activation %s: %w", activationID, err)
-	}
-	defer rows.Close()
-	var out []Run
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list runs of activation %s: %w", activationID, err)
-		}
-		out = append(out, *r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list runs of activation %s: %w", activationID, err)
-	}
-	return out, nil
+	return queryAll(ctx, s.ro(), "list runs of activation "+activationID, scanRun,
+		`SELECT `+runCols+` FROM runs WHERE activation_id = ? ORDER BY started_at DESC, id DESC LIMIT ?`, activationID, limit)
 }
 
 // MarkInterruptedRuns sets the activation's running runs to interrupted, with FinishedAt now.

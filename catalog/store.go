@@ -62,6 +62,27 @@ func (e execer) query(ctx context.Context, query string, args ...any) (*sql.Rows
 	return e.q.QueryContext(ctx, e.bind(query), args...)
 }
 
+// queryAll runs a query and returns every row scanned by scan; errors are prefixed with op.
+func queryAll[T any](ctx context.Context, e execer, op string, scan func(scanner) (*T, error), query string, args ...any) ([]T, error) {
+	rows, err := e.query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		x, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		out = append(out, *x)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return out, nil
+}
+
 func (e execer) row(ctx context.Context, query string, args ...any) *sql.Row {
 	return e.q.QueryRowContext(ctx, e.bind(query), args...)
 }
@@ -281,27 +302,19 @@ func (s *sqlStore) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, 
 	}
 	q += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := s.ro().query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list audit: %w", err)
+	return queryAll(ctx, s.ro(), "list audit", scanAudit, q, args...)
+}
+
+func scanAudit(sc scanner) (*AuditEntry, error) {
+	var a AuditEntry
+	var at int64
+	var details string
+	if err := sc.Scan(&a.ID, &at, &a.Actor, &a.Action, &a.ObjectKind, &a.ObjectID, &a.ObjectName, &a.WorkspaceID, &details); err != nil {
+		return nil, err
 	}
-	defer rows.Close()
-	var out []AuditEntry
-	for rows.Next() {
-		var a AuditEntry
-		var at int64
-		var details string
-		if err := rows.Scan(&a.ID, &at, &a.Actor, &a.Action, &a.ObjectKind, &a.ObjectID, &a.ObjectName, &a.WorkspaceID, &details); err != nil {
-			return nil, fmt.Errorf("list audit: %w", err)
-		}
-		a.At = fromMicros(at)
-		if err := decodeJSON("audit details", details, &a.Details); err != nil {
-			return nil, fmt.Errorf("list audit: %w", err)
-		}
-		out = append(out, a)
+	a.At = fromMicros(at)
+	if err := decodeJSON("audit details", details, &a.Details); err != nil {
+		return nil, err
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list audit: %w", err)
-	}
-	return out, nil
+	return &a, nil
 }

@@ -27,23 +27,7 @@ func scanTask(sc scanner) (*Task, error) {
 
 // ListTasks returns every task, by kind and object id.
 func (s *sqlStore) ListTasks(ctx context.Context) ([]Task, error) {
-	rows, err := s.ro().query(ctx, `SELECT `+taskCols+` FROM tasks ORDER BY kind, object_id`)
-	if err != nil {
-		return nil, fmt.Errorf("list tasks: %w", err)
-	}
-	defer rows.Close()
-	var out []Task
-	for rows.Next() {
-		t, err := scanTask(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list tasks: %w", err)
-		}
-		out = append(out, *t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list tasks: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s.ro(), "list tasks", scanTask, `SELECT `+taskCols+` FROM tasks ORDER BY kind, object_id`)
 }
 
 // PutTask upserts the task's workspace, schedule and next due time; the lease is untouched.
@@ -227,23 +211,7 @@ func (s *sqlStore) ListTaskRuns(ctx context.Context, workspaceID, objectID strin
 	}
 	q += ` ORDER BY started_at DESC, id DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := s.ro().query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list task runs: %w", err)
-	}
-	defer rows.Close()
-	var out []TaskRun
-	for rows.Next() {
-		r, err := scanTaskRun(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list task runs: %w", err)
-		}
-		out = append(out, *r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list task runs: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s.ro(), "list task runs", scanTaskRun, q, args...)
 }
 
 // MarkInterruptedTaskRuns marks the object's running task runs of that kind interrupted.

@@ -724,7 +724,7 @@ func (s *syncRun) closeDestination(ctx context.Context) error {
 // DuckDB snapshot in chunks (deltasql.Builder.Prune: safe to interrupt, and what keeps the
 // fold's memory independent of the snapshot's size).
 func (s *syncRun) fold(ctx context.Context, fields []string) error {
-	pruned, err := s.b.Prune(ctx, s.wh.DB(), s.r.foldChunk, fields)
+	pruned, err := s.b.Prune(ctx, s.wh.DB(), s.r.foldChunk)
 	if err != nil {
 		return s.whErr("commit the snapshot: prune the acknowledged keys", err)
 	}

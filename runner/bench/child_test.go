@@ -462,7 +462,7 @@ func pipeline(ctx context.Context, w warehouse.Warehouse, strategy deltasql.Stra
 	var qs []string
 	switch foldKind {
 	case foldPatch, "":
-		if _, err := b.Prune(ctx, db, deltasql.FoldChunkRows, names); err != nil {
+		if _, err := b.Prune(ctx, db, deltasql.FoldChunkRows); err != nil {
 			return nil, 0, fmt.Errorf("fold: prune: %w", err)
 		}
 		qs = b.Fold(names)

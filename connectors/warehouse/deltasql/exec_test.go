@@ -32,6 +32,53 @@ func openDuckDB(t *testing.T) warehouse.Warehouse {
 	return w
 }
 
+// openDuckDBWith opens a fresh DuckDB warehouse with the schemas a run needs and srcSchema,
+// and returns it with a function executing a statement (failing the test on error).
+func openDuckDBWith(ctx context.Context, t *testing.T, srcSchema string) (warehouse.Warehouse, func(q string, args ...any)) {
+	t.Helper()
+	w := openDuckDB(t)
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := w.DB().ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%v\n%s", err, q)
+		}
+	}
+	for _, s := range []string{srcSchema, warehouse.SchemaSegments, warehouse.SchemaDeltaStorage} {
+		exec(w.Dialect().CreateSchema(s))
+	}
+	return w, exec
+}
+
+// tableRows returns every row of a query, scanned into any.
+func tableRows(ctx context.Context, t *testing.T, w warehouse.Warehouse, q string) [][]any {
+	t.Helper()
+	rows, err := w.DB().QueryContext(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]any
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(vals))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, vals)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 func openPostgres(t *testing.T) warehouse.Warehouse {
 	t.Helper()
 	cfg, err := pgx.ParseConfig(pgtest.DSN(t))

@@ -19,17 +19,8 @@ import (
 func TestNarrowDiffMatchesFullJoin(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	w := openDuckDB(t)
+	w, exec := openDuckDBWith(ctx, t, "nsrc")
 	d, db := w.Dialect(), w.DB()
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := db.ExecContext(ctx, q, args...); err != nil {
-			t.Fatalf("%v\n%s", err, q)
-		}
-	}
-	for _, s := range []string{"nsrc", warehouse.SchemaSegments, warehouse.SchemaDeltaStorage} {
-		exec(d.CreateSchema(s))
-	}
 	fields := []deltasql.Field{{Column: "email", Name: "Email"}, {Column: "score", Name: "score"}, {Column: "seen", Name: "last seen"}}
 	names := deltasql.FieldNames(fields)
 
@@ -144,25 +135,9 @@ func runRows(t *testing.T, w warehouse.Warehouse, b *deltasql.Builder) []runRow 
 	if len(cols) < 3 || cols[0].Name != deltasql.KindColumn || cols[1].Name != deltasql.KeyColumn || cols[2].Name != deltasql.HashColumn {
 		t.Fatalf("run table columns: %+v", cols)
 	}
-	rows, err := w.DB().QueryContext(context.Background(), "SELECT * FROM "+w.Dialect().Qualified(b.Schema(), b.Tables().Run))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
 	var out []runRow
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(vals))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
+	for _, vals := range tableRows(context.Background(), t, w, "SELECT * FROM "+w.Dialect().Qualified(b.Schema(), b.Tables().Run)) {
 		out = append(out, runRow{kind: deltasql.Kind(str(vals[0])), text: fmt.Sprintf("%q", vals)})
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].text < out[j].text })
 	return out

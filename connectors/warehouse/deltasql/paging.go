@@ -206,6 +206,20 @@ func queryRow(ctx context.Context, db Queryer, query string, dest ...any) error 
 	return rows.Close()
 }
 
+// columnsOf returns the column names of a query's result (a probe selecting no row).
+func columnsOf(ctx context.Context, db Queryer, query string) ([]string, error) {
+	rows, err := db.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	return cols, rows.Err()
+}
+
 // SnapshotBound returns one row: the snapshot's row-id bound (its highest row id plus one; 0
 // when empty). Engines that page only.
 func (b *Builder) SnapshotBound() string {
@@ -251,19 +265,17 @@ type PruneResult struct {
 // so a run killed while pruning leaves the snapshot without the old rows of some
 // acknowledged keys, whose new rows the next fold (the recovery of the interrupted run)
 // inserts from the run table; every reader of the snapshot runs after that recovery.
-func (b *Builder) Prune(ctx context.Context, db Execer, chunk int64, fields []string) (PruneResult, error) {
+func (b *Builder) Prune(ctx context.Context, db Execer, chunk int64) (PruneResult, error) {
 	var res PruneResult
-	if !b.pagesFields(fields) || chunk <= 0 {
+	if !b.pages() || chunk <= 0 {
 		return res, nil
 	}
-	// The snapshot keeps the columns of fields no longer mapped: one of them may be a rowid.
-	var hidden int64
-	if err := queryRow(ctx, db, "SELECT COUNT(*) FROM duckdb_columns() WHERE schema_name = "+
-		b.d.QuoteString(warehouse.SchemaDeltaStorage)+" AND table_name = "+b.d.QuoteString(b.t.Snapshot)+
-		" AND lower(column_name) = "+b.d.QuoteString(rowID), &hidden); err != nil {
+	// A snapshot column named rowid (a field, mapped now or before) hides the row id.
+	cols, err := columnsOf(ctx, db, b.ProbeSnapshot())
+	if err != nil {
 		return res, fmt.Errorf("snapshot columns: %w", err)
 	}
-	if hidden > 0 {
+	if !b.pagesFields(cols) {
 		return res, nil
 	}
 	var bound int64
