@@ -270,6 +270,13 @@ func measureDelta(b testing.TB, bt *testing.B, cfg config, engine warehouse.Engi
 	return r
 }
 
+// phasePeaks lists a run's peak RSS per phase, in MiB.
+func phasePeaks(pk map[string]int64) string {
+	return fmt.Sprintf("before %s, starting %s, evaluating %s, diffing %s, sending %s, committing %s, done %s",
+		mib(pk["before"]), mib(pk[runner.PhaseStarting]), mib(pk[runner.PhaseEvaluating]), mib(pk[runner.PhaseDiffing]),
+		mib(pk[runner.PhaseSending]), mib(pk[runner.PhaseCommitting]), mib(pk[runner.PhaseDone]))
+}
+
 // pgActiveTime returns PostgreSQL's cumulative active_time of the scenario's database (-1 when
 // not PostgreSQL or unreadable). The server counts it per session and publishes it when the
 // session ends, so read it once the child's connections are closed.
@@ -512,10 +519,10 @@ func printReport(tb testing.TB, cfg config) {
 			"evaluating: the key check and the diff into the run table; diffing: counts, guards; sending: the ordered diff read, " +
 			"batches and checkpoints; committing: the fold; done: closing, which checkpoints the database):\n\n")
 		for _, r := range reports {
-			pk := r.delta.Run.PhasePeakKiB
-			fmt.Fprintf(&sb, "- %s %s: before %s, starting %s, evaluating %s, diffing %s, sending %s, committing %s, done %s\n", r.engine, rowsLabel(r.rows),
-				mib(pk["before"]), mib(pk[runner.PhaseStarting]), mib(pk[runner.PhaseEvaluating]), mib(pk[runner.PhaseDiffing]), mib(pk[runner.PhaseSending]),
-				mib(pk[runner.PhaseCommitting]), mib(pk[runner.PhaseDone]))
+			fmt.Fprintf(&sb, "- %s %s: %s\n", r.engine, rowsLabel(r.rows), phasePeaks(r.delta.Run.PhasePeakKiB))
+			if r.alt != nil && r.alt.Run != nil {
+				fmt.Fprintf(&sb, "- %s %s with `memory_limit = %q`: %s\n", r.engine, rowsLabel(r.rows), cfg.duckMemory, phasePeaks(r.alt.Run.PhasePeakKiB))
+			}
 		}
 		sb.WriteString("\n### Candidate strategies (the SQL of a delta run, no destination; best of the repetitions)\n\n")
 		sb.WriteString("| engine | rows | strategy | total | stage | key check | diff | count | stream | checkpoint | fold | close | all repetitions |\n")

@@ -53,8 +53,8 @@ func (Connector) Spec() warehouse.Spec {
 				Description: "Open the file read-only (DuckDB `access_mode=READ_ONLY`), so several processes can read it at once. dinmo cannot create its schemas, views or snapshots in a read-only file."},
 			{Name: SettingMemoryLimit, Type: connectors.FieldString, Default: DefaultMemoryLimit,
 				Description: "DuckDB's `memory_limit`: the most memory DuckDB's buffer pool (its cache, joins, sorts and aggregates) may use; what does not fit is spilled to `" + SettingTempDirectory + "`. A number and a unit: KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (at least 16MB). " +
-					"DuckDB runs inside the process that opens the file, so this bounds the memory of `dinmo-runner` (and of the provider): with the default, " + DefaultMemoryLimit + ", `make bench` measured a delta run (1% of the rows added, changed and removed) of a 1M-row segment at 273 MiB of peak process memory and of a 10M-row one at 385 MiB (1.4 GB without a limit), in about the same time. " +
-					"A source used only for syncs can go lower (with 64MB: 175 and 195 MiB, in the same time), but segment statistics, overlaps and breakdowns need more: the ones of the ecommerce example fail under 96MB. What a delta run needs grows with the segment (a 10M-row one fails under 48MB; larger segments were not measured): raise it for segments well above 10M rows, for several large activations running at once, or for heavy models. " +
+					"DuckDB runs inside the process that opens the file, so this bounds the memory of `dinmo-runner` (and of the provider), which also returns to the system what DuckDB frees: with the default, " + DefaultMemoryLimit + ", `make bench` measured a delta run (1% of the rows added, changed and removed) of a 1M-row segment at 210 MiB of peak process memory and of a 10M-row one at 273 MiB, in about the time a run takes without a limit. " +
+					"A source used only for syncs can go lower (with 64MB: 130 MiB at 1M rows, 149 to 159 MiB at 10M, about 20% slower at 10M), but segment statistics, overlaps and breakdowns need more when several run at once: the ones of the ecommerce example, which the provider computes in parallel, fail under 96MB. What a delta run needs grows with the segment (a 10M-row one fails under 48MB; larger segments were not measured): raise it for segments well above 10M rows, for several large activations running at once, or for heavy models. " +
 					"Sources using the same file should use the same value: a process that has the file open keeps the settings it opened it with (and logs a warning) until it closes it."},
 			{Name: SettingThreads, Type: connectors.FieldInt, Min: 1, Max: maxThreads,
 				Description: "DuckDB's `threads`: how many threads one query uses. Default: the number of CPUs, at most 4 (each thread needs its own working memory within `" + SettingMemoryLimit + "`). " +
@@ -87,6 +87,9 @@ func (c Connector) Open(ctx context.Context, cfg warehouse.Config, logger *slog.
 	db, release, differs, err := shared(path, opts)
 	if err != nil {
 		return nil, err
+	}
+	if errTune != nil {
+		logger.Warn("duckdb: could not make the allocator return freed memory at once; the process may hold more memory than memory_limit", "error", errTune)
 	}
 	if differs != "" {
 		logger.Warn("duckdb file already open in this process with other settings; they apply until every user of the file closed it",

@@ -23,6 +23,10 @@ func TestMain(m *testing.M) {
 		childOpen(path)
 		os.Exit(0)
 	}
+	if os.Getenv(childMemoryEnv) != "" {
+		childMemory()
+		os.Exit(0)
+	}
 	goleak.VerifyTestMain(m)
 }
 

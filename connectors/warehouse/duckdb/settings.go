@@ -20,13 +20,15 @@ import (
 // DuckDB runs inside the process that opens it (the runner, the provider), so its memory is
 // that process's memory, and DuckDB's own default (80% of the machine's RAM, which it also
 // fills with a cache of the file's blocks) let one large diff take gigabytes. `make bench`,
-// the runner's delta run with 1% of the rows inserted, deleted and updated, with this limit:
-// 273 MiB of peak RSS at 1M customers and 385 MiB at 10M (263 MiB and 1.4 GB without a
-// limit, in about the same time). A run's own statements fit in less (64MB: 175 and 195 MiB,
-// in the same time; a 10M-row diff fails under 48MB), but the product's analytical queries do
-// not: the segment statistics and overlap of examples/ecommerce, a few thousand rows, run out
+// the runner's delta run with 1% of the rows inserted, deleted and updated, with this limit
+// (and the allocators returning freed memory, see tuneAllocator): 210 MiB of peak RSS at 1M
+// customers and 273 MiB at 10M. A run's own statements fit in less (64MB: 130 MiB at 1M,
+// 149-159 MiB at 10M; a 10M-row diff fails under 48MB), but the product's analytical queries
+// running side by side do not: the segment statistics, breakdowns and overlap of
+// examples/ecommerce, a few thousand rows, which the provider computes in parallel, run out
 // of memory under 96MB (DuckDB's joins and aggregates reserve their working memory per
-// thread, whatever the data's size). 192MB leaves them room.
+// thread and per query, whatever the data's size; one at a time they fit in 64MB). 192MB
+// leaves them room.
 const DefaultMemoryLimit = "192MB"
 
 // maxDefaultThreads caps the default thread count: every DuckDB thread needs its own working

@@ -192,6 +192,7 @@ func canonicalPath(path string) (string, error) {
 // openDB opens a DuckDB instance ("" for in-memory) with dinmo's connection settings and the
 // instance settings of opts, given as DSN options so they hold from the first query.
 func openDB(path string, opts options) (*sql.DB, error) {
+	tuneAllocator()
 	dsn := path + "?" + opts.dsnQuery()
 	connector, err := duckdbdriver.NewConnector(dsn, initConn)
 	if err != nil {
