@@ -23,7 +23,8 @@ import (
 // the runner's delta run with 1% of the rows inserted, deleted and updated, with this limit
 // (and the allocators returning freed memory, see tuneAllocator): 210 MiB of peak RSS at 1M
 // customers and 273 MiB at 10M. A run's own statements fit in less (64MB: 130 MiB at 1M,
-// 149-159 MiB at 10M; a 10M-row diff fails under 48MB), but the product's analytical queries
+// 147-159 MiB at 10M, where 2 of 9 runs ran out of memory; a 10M-row diff fails under 48MB),
+// but the product's analytical queries
 // running side by side do not: the segment statistics, breakdowns and overlap of
 // examples/ecommerce, a few thousand rows, which the provider computes in parallel, run out
 // of memory under 96MB (DuckDB's joins and aggregates reserve their working memory per
